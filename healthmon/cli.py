@@ -1,0 +1,128 @@
+"""`healthmon`: one console script, one subcommand per process or task.
+
+Each subcommand reads `Settings.from_env()` first; a bad variable prints one line and exits 2.
+Imports are lazy so `healthmon checker` never loads Flask and `healthmon api` never loads pycurl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from healthmon import __version__
+from healthmon.settings import Settings, SettingsError
+
+EXIT_CONFIG_ERROR = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="healthmon",
+        description="HTTP endpoint health monitor: REST API, scheduler, checker pool and Slack alerts.",
+    )
+    parser.add_argument("--version", action="version", version=f"healthmon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser("init-db", help="create or upgrade the database schema (idempotent)")
+
+    p = sub.add_parser("api", help="serve the REST API and Swagger UI with gunicorn")
+    p.add_argument("--port", type=_port, help="port to listen on (default: $PORT or 8000)")
+    p.add_argument("--host", help="address to bind (default: $HOST or 0.0.0.0)")
+
+    sub.add_parser("scheduler", help="enqueue due checks every tick")
+
+    p = sub.add_parser("checker", help="run the checker pool that drains the queue and sends alerts")
+    p.add_argument("--processes", type=_positive_int, help="worker processes (default: CPU count)")
+    p.add_argument("--concurrency", type=_positive_int, help="checks in flight per process (default: 100)")
+
+    p = sub.add_parser("up", help="run API, scheduler and checker pool together on this machine")
+    p.add_argument("--port", type=_port, help="API port (default: $PORT or 8000)")
+    p.add_argument("--host", help="address to bind the API (default: 127.0.0.1)")
+    p.add_argument("--processes", type=_positive_int, help="checker processes (default: 1)")
+
+    p = sub.add_parser("check", help="check one URL now and print the result (exit 0 when ok)")
+    p.add_argument("url")
+    p.add_argument("--expected-status", type=int, default=200, metavar="N")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="S")
+
+    p = sub.add_parser("api-key", help="manage API keys")
+    keys = p.add_subparsers(dest="key_command", metavar="ACTION", required=True)
+    c = keys.add_parser("create", help="create a key and print it once")
+    c.add_argument("--name", required=True)
+    c.add_argument("--read-only", action="store_true", help="the key may only read")
+    keys.add_parser("list", help="list keys (never the keys themselves)")
+    r = keys.add_parser("revoke", help="revoke a key by id")
+    r.add_argument("id", type=_positive_int)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"healthmon: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+
+    from healthmon.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    return _dispatch(args, settings)
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command
+    if command == "init-db":
+        from healthmon.db import bind
+        from healthmon.migrations import init_db
+
+        bind(settings.database_url)
+        init_db()
+        print("[DB INIT] monitors table ensured", flush=True)
+        return 0
+    if command == "api":
+        from webapp.server import serve
+
+        return serve(settings, port=args.port, host=args.host)
+    if command == "scheduler":
+        from scheduler.service import run
+
+        return run(settings)
+    if command == "checker":
+        from checker.pool import run
+
+        return run(settings, processes=args.processes, concurrency=args.concurrency)
+    if command == "up":
+        from healthmon.up import run
+
+        return run(settings, port=args.port, host=args.host, processes=args.processes)
+    if command == "check":
+        from checker.oneoff import run
+
+        return run(settings, args.url, expected_status=args.expected_status, timeout=args.timeout)
+    if command == "api-key":
+        from healthmon.apikeys import run_cli
+
+        return run_cli(settings, args)
+    raise AssertionError(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

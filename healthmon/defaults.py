@@ -1,0 +1,76 @@
+"""Named defaults and bounds. Each constant says why it has the value it has."""
+
+DEFAULT_DATABASE_URL = "sqlite:///healthmon.db"
+"""The embedded default: one SQLite file in the working directory, no server needed."""
+
+DEFAULT_FAIL_THRESHOLD = 2
+"""Consecutive failed checks before a monitor goes DOWN (the guide's FAIL_THRESHOLD)."""
+
+DEFAULT_SUCCESS_THRESHOLD = 2
+"""Consecutive good checks before a monitor goes UP (the guide's SUCCESS_THRESHOLD)."""
+
+MAX_THRESHOLD = 10
+"""Above ten consecutive checks an alert is too late to be useful; Gatus and Uptime Kuma cap similarly."""
+
+DEFAULT_MIN_CHECK_INTERVAL = 10
+"""The lowest check_interval (seconds) the API accepts; tests lower it through MIN_CHECK_INTERVAL."""
+
+MAX_CHECK_INTERVAL = 86_400
+"""One day. Longer intervals are better served by a cron job (Uptime Kuma broke past ~24.8 days)."""
+
+DEFAULT_CHECK_INTERVAL = 60
+"""check_interval when a request omits it."""
+
+DEFAULT_CHECK_TIMEOUT = 5
+"""timeout (seconds) when a request omits it; the guide's examples use 5."""
+
+MIN_CHECK_TIMEOUT = 1
+MAX_CHECK_TIMEOUT = 30
+"""A check's whole wall-clock budget is capped so a draining checker finishes within ECS's 30 s stop window."""
+
+DEFAULT_EXPECTED_STATUS = 200
+
+MAX_URL_LENGTH = 2048
+"""Longest URL accepted; browsers and most proxies stop around here."""
+
+MAX_REQUEST_BYTES = 64 * 1024
+"""Largest API request body; anything bigger is answered 413 before it is parsed."""
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""A check reads at most 1 MiB of the target's body, then stops: an endless body cannot exhaust memory."""
+
+MAX_REDIRECTS = 5
+"""Redirect hops a check follows; a loop fails with too_many_redirects."""
+
+DEFAULT_CHECKER_CONCURRENCY = 100
+"""Checks one checker process runs at once (libcurl multi handle, one thread)."""
+
+MAX_CHECKER_CONCURRENCY = 5000
+
+DEFAULT_SCHEDULER_TICK = 1.0
+"""Seconds between scheduler ticks; the issue asks for at most 1 s."""
+
+MAX_WAIT_TIME_SECONDS = 20
+"""SQS long-poll maximum (ReceiveMessage WaitTimeSeconds).
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html"""
+
+MAX_BATCH_SIZE = 10
+"""SQS SendMessageBatch / ReceiveMessage MaxNumberOfMessages maximum.
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html"""
+
+DEFAULT_VISIBILITY_TIMEOUT = 60
+"""Seconds a received message stays invisible: above the longest check (30 s) plus recording."""
+
+MAX_VISIBILITY_TIMEOUT = 43_200
+"""SQS maximum visibility timeout (12 hours)."""
+
+DEFAULT_MAX_RECEIVES = 5
+"""Receives before a message goes to the dead-letter queue (SQS redrive maxReceiveCount)."""
+
+DEFAULT_SHUTDOWN_GRACE = 20.0
+"""Seconds a checker drains in-flight checks after SIGTERM before releasing the rest; ECS kills at 30 s."""
+
+DEFAULT_RESULT_RETENTION_DAYS = 30
+"""Raw check results older than this are deleted; state changes are kept."""
+
+MONITOR_STATUSES = ("UNKNOWN", "UP", "DOWN")

@@ -1,0 +1,68 @@
+"""Schema creation and upgrades, idempotent and safe to run from several processes at once.
+
+`init_db()` applies every migration newer than the database's recorded version, each in its own
+transaction, and records it in `schema_migrations`. Migrations after the first only add (columns,
+tables, indexes) and keep existing rows. Running it twice, or from two db-init tasks at once, is a no-op
+the second time: PostgreSQL serialises on an advisory lock, SQLite on its IMMEDIATE write lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import peewee as pw
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+from healthmon.db import database, is_postgres
+from healthmon.models import MODELS, SchemaMigration
+
+log = logging.getLogger("healthmon.db")
+
+MIGRATION_LOCK_ID = 0x6865616C  # "heal": pg_advisory_xact_lock key shared by every db-init
+
+
+def _v1_initial(db: pw.Database) -> None:
+    db.create_tables(MODELS, safe=True)
+
+
+def add_column_if_missing(db: pw.Database, table: str, column: str, field: pw.Field) -> None:
+    """Add a column unless it exists: later migrations use this so a re-run never fails."""
+    if column in {c.name for c in db.get_columns(table)}:
+        return
+    migrator = PostgresqlMigrator(db) if is_postgres() else SqliteMigrator(db)
+    migrate(migrator.add_column(table, column, field))
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
+    (1, "initial schema", _v1_initial),
+]
+"""(version, description, function). Append only; never edit a released migration."""
+
+
+def current_version() -> int:
+    if not database.table_exists(SchemaMigration._meta.table_name):
+        return 0
+    row = SchemaMigration.select(pw.fn.MAX(SchemaMigration.version)).scalar()
+    return int(row or 0)
+
+
+def init_db() -> list[int]:
+    """Create or upgrade the schema. Returns the versions applied by this call (empty if up to date)."""
+    db = database.obj
+    applied: list[int] = []
+    with db.connection_context():
+        for version, description, fn in MIGRATIONS:
+            with db.atomic():
+                if is_postgres():
+                    # Concurrent CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL; the lock
+                    # makes a second db-init wait and then find everything done.
+                    db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+                db.create_tables([SchemaMigration], safe=True)
+                if SchemaMigration.select().where(SchemaMigration.version == version).exists():
+                    continue
+                fn(db)
+                SchemaMigration.create(version=version)
+                applied.append(version)
+                log.info("[DB INIT] applied migration %d: %s", version, description)
+    return applied

@@ -1,0 +1,158 @@
+"""peewee models: persistence only, no behaviour beyond small derived properties.
+
+All timestamps are naive UTC (`healthmon.db.utcnow`). Table names are explicit because the
+reference deployment guide names the `monitors` table.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from healthmon.db import database, utcnow
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Monitor(BaseModel):
+    """A registered HTTP(S) endpoint, its configuration and its current state."""
+
+    name = pw.CharField(max_length=200)
+    url = pw.TextField()
+    check_interval = pw.IntegerField()
+    timeout = pw.IntegerField()
+    expected_status_code = pw.IntegerField(default=200)
+    webhook_url = pw.TextField(null=True)
+    webhook_format = pw.CharField(max_length=8, null=True)  # None: chosen by host; "slack" or "json"
+    enabled = pw.BooleanField(default=True)
+    fail_threshold = pw.IntegerField(null=True)  # None: FAIL_THRESHOLD from the environment
+    success_threshold = pw.IntegerField(null=True)  # None: SUCCESS_THRESHOLD from the environment
+
+    status = pw.CharField(max_length=8, default="UNKNOWN")
+    consecutive_failures = pw.IntegerField(default=0)
+    consecutive_successes = pw.IntegerField(default=0)
+    status_changed_at = pw.DateTimeField(null=True)
+    last_checked_at = pw.DateTimeField(null=True)
+    last_status_code = pw.IntegerField(null=True)
+    last_latency_ms = pw.FloatField(null=True)
+    last_error = pw.TextField(null=True)
+    # The slot (scheduled time) of the newest recorded result. A message for a slot at or before it is a
+    # duplicate or arrived out of order, and is dropped.
+    last_slot = pw.DateTimeField(null=True)
+    # Bumped when the url or expectation changes; a result computed for an older generation is dropped.
+    generation = pw.IntegerField(default=1)
+    next_check_at = pw.DateTimeField(null=True)
+    last_alert_error = pw.TextField(null=True)
+
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "monitors"
+        indexes = ((("enabled", "next_check_at"), False),)
+
+
+class CheckResult(BaseModel):
+    """One performed check. Unique per (monitor, slot): a duplicate delivery records nothing."""
+
+    monitor = pw.ForeignKeyField(Monitor, backref="results", on_delete="CASCADE")
+    slot = pw.DateTimeField()
+    checked_at = pw.DateTimeField(default=utcnow)
+    ok = pw.BooleanField()
+    status_code = pw.IntegerField(null=True)
+    latency_ms = pw.FloatField(null=True)
+    error_kind = pw.CharField(max_length=32, null=True)
+    error = pw.TextField(null=True)
+    dns_ms = pw.FloatField(null=True)
+    connect_ms = pw.FloatField(null=True)
+    tls_ms = pw.FloatField(null=True)
+    first_byte_ms = pw.FloatField(null=True)
+
+    class Meta:
+        table_name = "check_results"
+        indexes = ((("monitor", "slot"), True), (("checked_at",), False))
+
+
+class StateChange(BaseModel):
+    """A transition of a monitor's status (the event log). Written with the state it records."""
+
+    monitor = pw.ForeignKeyField(Monitor, backref="state_changes", on_delete="CASCADE")
+    from_status = pw.CharField(max_length=8)
+    to_status = pw.CharField(max_length=8)
+    reason = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "state_changes"
+        indexes = ((("monitor", "created_at"), False),)
+
+
+class AlertOutbox(BaseModel):
+    """An alert to deliver, written in the same transaction as its state change.
+
+    No foreign keys: deleting a monitor must not cancel an alert about a transition that happened.
+    `event_id` is unique, so one state change can never produce two alerts.
+    """
+
+    event_id = pw.IntegerField(unique=True)
+    monitor_id = pw.IntegerField()
+    webhook_url = pw.TextField()
+    webhook_format = pw.CharField(max_length=8)
+    payload = pw.TextField()  # the JSON body to POST
+    state = pw.CharField(max_length=8, default="pending")  # pending, sent, failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(default=utcnow)
+    locked_until = pw.DateTimeField(null=True)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    sent_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "alert_outbox"
+        indexes = ((("state", "next_attempt_at"), False),)
+
+
+class QueueMessage(BaseModel):
+    """The embedded queue backend: SQS semantics (visibility timeout, receive count, dead letter)."""
+
+    queue = pw.CharField(max_length=64, default="checks")
+    body = pw.TextField()
+    visible_at = pw.DateTimeField(default=utcnow)
+    receive_count = pw.IntegerField(default=0)
+    receipt = pw.CharField(max_length=64, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    dead_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "queue_messages"
+        indexes = ((("queue", "dead_at", "visible_at"), False),)
+
+
+class ApiKey(BaseModel):
+    """An API key. Only its SHA-256 is stored; the prefix finds the row, the hash proves the key."""
+
+    name = pw.CharField(max_length=100)
+    prefix = pw.CharField(max_length=16, index=True)
+    key_hash = pw.CharField(max_length=64, unique=True)
+    read_only = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField(default=utcnow)
+    revoked_at = pw.DateTimeField(null=True)
+    last_used_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "api_keys"
+
+
+class SchemaMigration(BaseModel):
+    version = pw.IntegerField(primary_key=True)
+    applied_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "schema_migrations"
+
+
+MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey)
+"""Every application table, in creation order (SchemaMigration is managed by migrations.py)."""

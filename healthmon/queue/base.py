@@ -1,0 +1,67 @@
+"""The queue contract shared by the scheduler (producer) and the checker (consumer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Protocol
+
+SLOT_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+@dataclass(frozen=True)
+class CheckJob:
+    """The message body: which monitor, for which scheduled slot (naive UTC), at which config generation."""
+
+    monitor_id: int
+    slot: dt.datetime
+    generation: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"monitor_id": self.monitor_id, "slot": self.slot.strftime(SLOT_FORMAT), "generation": self.generation},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, body: str) -> CheckJob:
+        """Parse a message body; raises ValueError on anything malformed."""
+        try:
+            data = json.loads(body)
+            return cls(
+                monitor_id=int(data["monitor_id"]),
+                slot=dt.datetime.strptime(data["slot"], SLOT_FORMAT),
+                generation=int(data.get("generation", 1)),
+            )
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"malformed check message: {exc.__class__.__name__}") from None
+
+
+@dataclass(frozen=True)
+class ReceivedJob:
+    """A received message: the job, the handle to delete/release it, and how often it was received."""
+
+    job: CheckJob | None  # None when the body was malformed (the consumer deletes it)
+    receipt: str
+    receive_count: int
+    body: str
+
+
+class CheckQueue(Protocol):
+    """SQS semantics: at-least-once; a received message is invisible for the visibility timeout and is
+    delivered again unless deleted; after `max_receives` receives it goes to the dead-letter queue."""
+
+    def send_jobs(self, jobs: list[CheckJob]) -> int:
+        """Enqueue jobs (in batches of at most 10); returns how many were sent. Raises on failure."""
+
+    def receive(self, max_messages: int, wait_seconds: float) -> list[ReceivedJob]:
+        """Up to `max_messages` (<= 10) visible messages, waiting up to `wait_seconds` for the first."""
+
+    def delete(self, received: ReceivedJob) -> None:
+        """Acknowledge: the job's result is committed."""
+
+    def release(self, received: ReceivedJob) -> None:
+        """Make the message visible again now (visibility 0), e.g. on shutdown."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""The scheduler service: enqueues each due check exactly once per slot."""
