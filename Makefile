@@ -1,0 +1,38 @@
+# The two commands of the README:
+#   make run   - create .venv, install healthmon, run the whole system locally (SQLite + database queue)
+#   make test  - create .venv, install healthmon and the test tools, run ruff and every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python requirements.txt setup.cfg
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/healthmon up
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+test: $(VENV)/.installed-dev
+	scripts/ensure-test-deps.sh
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/engine_cpu.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache healthmon.db healthmon.db-wal healthmon.db-shm

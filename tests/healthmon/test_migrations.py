@@ -1,0 +1,42 @@
+"""init-db creates the schema once and is a no-op afterwards, on SQLite and PostgreSQL."""
+
+import subprocess
+import sys
+
+from healthmon.migrations import MIGRATIONS, current_version, init_db
+from healthmon.models import Monitor
+
+
+def test_it_is_idempotent_and_keeps_rows(db):
+    Monitor.create(name="kept", url="https://example.com/", check_interval=60, timeout=5)
+    assert init_db() == []
+    assert current_version() == MIGRATIONS[-1][0]
+    assert [m.name for m in Monitor.select()] == ["kept"]
+
+
+def test_the_cli_prints_the_guides_line_and_can_run_twice(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PATH": "/usr/bin:/bin"}
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-m", "healthmon.cli", "init-db"], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "[DB INIT] monitors table ensured"
+
+
+def test_the_cli_stops_with_one_line_on_a_bad_variable(tmp_path):
+    env = {"FAIL_THRESHOLD": "many", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "healthmon.cli", "init-db"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "healthmon: configuration error: FAIL_THRESHOLD='many' is not valid: expected an integer from 1 to 10"
+    )
+
+
+def test_two_db_init_tasks_at_once_both_succeed_on_postgresql(pg_server):
+    url = pg_server.create_database()
+    env = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    procs = [subprocess.Popen([sys.executable, "-m", "healthmon.cli", "init-db"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]
