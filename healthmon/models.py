@@ -112,7 +112,12 @@ class AlertOutbox(BaseModel):
 
     class Meta:
         table_name = "alert_outbox"
-        indexes = ((("state", "next_attempt_at"), False),)
+        indexes = (
+            (("state", "next_attempt_at"), False),
+            # The sender's per-webhook order and rate checks (checker/delivery.py) probe this for every
+            # candidate; without it a claim scans the whole history (~0.6 s at 200k rows on SQLite).
+            (("webhook_url", "state", "sent_at"), False),
+        )
 
 
 class QueueMessage(BaseModel):

@@ -104,6 +104,16 @@ def _cidrs(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network | i
     return tuple(nets)
 
 
+def _existing_file_or_none(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    if not os.path.isfile(value):
+        raise SettingsError(f"{name}={raw!r} is not valid: expected the path of an existing PEM file")
+    return value
+
+
 def _url_or_none(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -134,11 +144,13 @@ class Settings:
     checker_concurrency: int = defaults.DEFAULT_CHECKER_CONCURRENCY
     max_body_bytes: int = defaults.DEFAULT_MAX_BODY_BYTES
     scheduler_tick: float = defaults.DEFAULT_SCHEDULER_TICK
+    scheduler_batch: int = defaults.DEFAULT_SCHEDULER_BATCH
     queue_visibility_timeout: int = defaults.DEFAULT_VISIBILITY_TIMEOUT
     queue_max_receives: int = defaults.DEFAULT_MAX_RECEIVES
     queue_wait_seconds: int = defaults.MAX_WAIT_TIME_SECONDS
     shutdown_grace: float = defaults.DEFAULT_SHUTDOWN_GRACE
     result_retention_days: int = defaults.DEFAULT_RESULT_RETENTION_DAYS
+    ca_bundle: str | None = None  # PEM file of CAs HTTPS checks trust; None: certifi's bundle
 
     @property
     def queue_backend(self) -> str:
@@ -173,6 +185,9 @@ class Settings:
             ),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
             scheduler_tick=_float(env, "SCHEDULER_TICK", defaults.DEFAULT_SCHEDULER_TICK, 0.05, 1.0),
+            scheduler_batch=_int(
+                env, "SCHEDULER_BATCH", defaults.DEFAULT_SCHEDULER_BATCH, 1, defaults.MAX_SCHEDULER_BATCH
+            ),
             queue_visibility_timeout=_int(
                 env, "QUEUE_VISIBILITY_TIMEOUT", defaults.DEFAULT_VISIBILITY_TIMEOUT,
                 defaults.MAX_CHECK_TIMEOUT + 10, defaults.MAX_VISIBILITY_TIMEOUT,
@@ -182,6 +197,7 @@ class Settings:
                                     defaults.MAX_WAIT_TIME_SECONDS),
             shutdown_grace=_float(env, "SHUTDOWN_GRACE", defaults.DEFAULT_SHUTDOWN_GRACE, 1, 115),
             result_retention_days=_int(env, "RESULT_RETENTION_DAYS", defaults.DEFAULT_RESULT_RETENTION_DAYS, 1, 3650),
+            ca_bundle=_existing_file_or_none(env, "CA_BUNDLE"),
         )
 
     def as_safe_dict(self) -> dict:

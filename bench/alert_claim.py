@@ -1,0 +1,47 @@
+"""How long one outbox claim takes with a large history of sent alerts.
+
+    .venv/bin/python bench/alert_claim.py sqlite:////tmp/claim.db 200000
+    .venv/bin/python bench/alert_claim.py postgresql://postgres@127.0.0.1:5432/claimbench 200000
+
+Fills the outbox with N sent rows spread over 500 webhooks plus 50 pending rows, then times claims.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+
+from checker.delivery import AlertSender
+from healthmon.db import bind, database, utcnow
+from healthmon.migrations import init_db
+from healthmon.models import AlertOutbox
+from healthmon.netguard import AddressGuard
+from healthmon.settings import Settings
+
+
+def main(url: str, n: int) -> None:
+    bind(url)
+    init_db()
+    AlertOutbox.delete().execute()
+    now = utcnow()
+    old = now - dt.timedelta(days=1)
+    rows = [dict(event_id=i, monitor_id=i % 500, webhook_url=f"https://hooks.example/{i % 500}/secret",
+                 webhook_format="json", payload="{}", state="sent", attempts=1, created_at=old, sent_at=old,
+                 next_attempt_at=old) for i in range(n)]
+    with database.atomic():
+        for start in range(0, n, 5000):
+            AlertOutbox.insert_many(rows[start:start + 5000]).execute()
+        for i in range(50):
+            AlertOutbox.create(event_id=n + i, monitor_id=i, webhook_url=f"https://hooks.example/{i}/secret",
+                               webhook_format="json", payload="{}", created_at=now, next_attempt_at=now)
+    sender = AlertSender(Settings(database_url=url), AddressGuard(), post=lambda *a, **k: None)
+    claims, start = 0, time.perf_counter()
+    while sender._claim() is not None:
+        claims += 1
+    elapsed = time.perf_counter() - start
+    print(f"{url.split(':')[0]} rows={n} claims={claims} per_claim_ms={1000 * elapsed / max(claims, 1):.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,183 @@
+"""The SQS backend of `CheckQueue` (boto3), and `ensure_queue` to create a queue with a dead-letter queue.
+
+The boto3 client is built lazily, in the process that first uses it, and rebuilt if the process id
+changes: a client (its connection pool) must never be shared across fork by the checker pool.
+Production queues come from Terraform; `ensure_queue` is for tests, `healthmon up` and the docs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from healthmon.defaults import MAX_BATCH_SIZE, MAX_WAIT_TIME_SECONDS
+from healthmon.queue.base import CheckJob, ReceivedJob
+from healthmon.settings import Settings
+
+log = logging.getLogger("healthmon.queue")
+
+#: Entries per SendMessageBatch / messages per ReceiveMessage.
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html
+MAX_MESSAGES_PER_CALL = MAX_BATCH_SIZE
+
+#: Longest long poll. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html
+MAX_WAIT_SECONDS = MAX_WAIT_TIME_SECONDS
+
+#: Largest visibility timeout (12 h).
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
+MAX_VISIBILITY_SECONDS = 43_200
+
+SEND_RETRIES = 3
+"""Extra attempts for the entries of a batch that SQS reported as failed (throttling, internal error)."""
+
+SEND_RETRY_DELAY = 0.2
+"""Seconds before the first retry of failed entries, doubled each time: short, the scheduler ticks every 1 s."""
+
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT_MARGIN = 10
+"""The HTTP read timeout is the long-poll wait plus this margin, so a long poll is never cut short."""
+
+
+class QueueSendError(RuntimeError):
+    """Some jobs could not be enqueued. `failed` is how many; the caller must not treat them as sent."""
+
+    def __init__(self, failed: int, reason: str):
+        super().__init__(f"{failed} message(s) not enqueued: {reason}")
+        self.failed = failed
+
+
+def make_client(settings: Settings):
+    """A new SQS client for this process (region and optional endpoint from settings)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=MAX_WAIT_SECONDS + READ_TIMEOUT_MARGIN,
+        retries={"mode": "standard", "max_attempts": 3},
+    )
+    return boto3.session.Session().client(
+        "sqs", region_name=settings.aws_region, endpoint_url=settings.sqs_endpoint_url, config=config
+    )
+
+
+class SqsQueue:
+    """`CheckQueue` on one SQS queue. Dead-lettering is the queue's RedrivePolicy, not ours.
+
+    Each receive asks for `settings.queue_visibility_timeout`, so QUEUE_VISIBILITY_TIMEOUT means the
+    same on both backends whatever the queue's default is.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        queue_url: str | None = None,
+        *,
+        client_factory: Callable[[Settings], object] = make_client,
+    ):
+        url = queue_url or settings.sqs_queue_url
+        if not url:
+            raise ValueError("SqsQueue needs SQS_QUEUE_URL")
+        self.settings = settings
+        self.queue_url = url
+        self._client_factory = client_factory
+        self._client = None
+        self._pid: int | None = None
+
+    @property
+    def client(self):
+        if self._client is None or self._pid != os.getpid():
+            self._client = self._client_factory(self.settings)
+            self._pid = os.getpid()
+        return self._client
+
+    def send_jobs(self, jobs: list[CheckJob]) -> int:
+        """SendMessageBatch in chunks of 10; failed entries are retried, then `QueueSendError` is raised.
+
+        Entries that succeeded before the error stay sent; a resend of them is a duplicate the checker
+        drops by (monitor, slot).
+        """
+        for start in range(0, len(jobs), MAX_MESSAGES_PER_CALL):
+            self._send_batch(jobs[start : start + MAX_MESSAGES_PER_CALL])
+        return len(jobs)
+
+    def _send_batch(self, jobs: list[CheckJob]) -> None:
+        pending = {str(i): job.to_json() for i, job in enumerate(jobs)}
+        delay = SEND_RETRY_DELAY
+        for attempt in range(SEND_RETRIES + 1):
+            entries = [{"Id": key, "MessageBody": body} for key, body in pending.items()]
+            response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            failed = response.get("Failed") or []
+            if not failed:
+                return
+            # A sender fault (e.g. a too-large body) will fail again: give up on the batch at once.
+            reasons = sorted({f"{f.get('Code', '?')}" for f in failed})
+            if any(f.get("SenderFault") for f in failed) or attempt == SEND_RETRIES:
+                raise QueueSendError(len(failed), ", ".join(reasons))
+            pending = {f["Id"]: pending[f["Id"]] for f in failed}
+            log.warning("[QUEUE] %d of a batch not enqueued (%s); retrying", len(failed), ", ".join(reasons))
+            time.sleep(delay)
+            delay *= 2
+
+    def receive(self, max_messages: int, wait_seconds: float) -> list[ReceivedJob]:
+        response = self.client.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max(1, min(int(max_messages), MAX_MESSAGES_PER_CALL)),
+            WaitTimeSeconds=max(0, min(int(wait_seconds), MAX_WAIT_SECONDS)),
+            VisibilityTimeout=max(0, min(int(self.settings.queue_visibility_timeout), MAX_VISIBILITY_SECONDS)),
+            # The successor of the discontinued AttributeNames parameter.
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        out = []
+        for message in response.get("Messages", []):
+            body = message.get("Body", "")
+            try:
+                job: CheckJob | None = CheckJob.from_json(body)
+            except ValueError:
+                job = None
+            count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+            out.append(ReceivedJob(job=job, receipt=message["ReceiptHandle"], receive_count=count, body=body))
+        return out
+
+    def delete(self, received: ReceivedJob) -> None:
+        self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=received.receipt)
+
+    def release(self, received: ReceivedJob) -> None:
+        self.client.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=received.receipt, VisibilityTimeout=0
+        )
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid():
+            close = getattr(client, "close", None)
+            if close:
+                close()
+
+
+def ensure_queue(
+    settings: Settings, name: str, dlq_name: str, max_receives: int, visibility_timeout: int
+) -> tuple[str, str]:
+    """Create (or update) queue `name` whose RedrivePolicy moves a message to `dlq_name` after
+    `max_receives` receives. Idempotent. Returns (queue_url, dlq_url)."""
+    client = make_client(settings)
+    try:
+        dlq_url = client.create_queue(QueueName=dlq_name)["QueueUrl"]
+        dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        attributes = {
+            "VisibilityTimeout": str(visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
+        }
+        try:
+            queue_url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        except client.exceptions.QueueNameExists:
+            # Exists with other attributes: bring them to what was asked.
+            queue_url = client.get_queue_url(QueueName=name)["QueueUrl"]
+            client.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
+        return queue_url, dlq_url
+    finally:
+        client.close()

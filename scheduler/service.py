@@ -1,0 +1,108 @@
+"""`healthmon scheduler`: call `Scheduler.tick()` every SCHEDULER_TICK seconds until SIGTERM/SIGINT.
+
+The loop only loops: the work is in `Scheduler.tick()`. A failed tick (database restarting, queue
+throttled) is logged without secrets and retried after a back-off; the process only exits on a signal,
+after finishing the tick in progress, with status 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+
+from healthmon.db import bind, database
+from healthmon.queue import open_queue
+from healthmon.redact import redact_text
+from healthmon.settings import Settings
+from scheduler.scheduler import Scheduler
+
+log = logging.getLogger("healthmon.scheduler")
+
+BACKOFF_START = 1.0
+BACKOFF_MAX = 30.0
+"""Seconds between retries after failed ticks, doubling: quick recovery from a blip, little log noise
+and load during a long outage (an RDS failover takes about a minute)."""
+
+SUMMARY_EVERY = 60.0
+"""Seconds between INFO lines counting enqueued checks; per-tick counts are DEBUG (one a second)."""
+
+SLEEP_SLICE = 0.1
+"""Longest single sleep, so a stop request is noticed quickly even during a long back-off."""
+
+
+class _Stop:
+    """Set by SIGTERM/SIGINT; the loop checks it between ticks."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum, frame) -> None:  # signal handler
+        self.requested = True
+
+
+def _sleep(seconds: float, stop: _Stop) -> None:
+    deadline = time.monotonic() + seconds
+    while not stop.requested:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(SLEEP_SLICE, remaining))
+
+
+def _one_line(exc: Exception) -> str:
+    """The first line of the error, secrets masked (psycopg2 errors span several lines)."""
+    lines = redact_text(str(exc)).strip().splitlines()
+    return lines[0] if lines else "no detail"
+
+
+def _drop_connection() -> None:
+    """Forget a possibly broken connection; the next tick connects afresh."""
+    # Closing a dead connection may itself fail; there is nothing more to do about it.
+    with contextlib.suppress(Exception):
+        database.close()
+
+
+def run(settings: Settings) -> int:
+    """Run the scheduler loop until SIGTERM or SIGINT. Returns the exit status (0)."""
+    bind(settings.database_url)
+    queue = open_queue(settings)
+    stop = _Stop()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _loop(settings, Scheduler(settings, queue), stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        queue.close()
+        _drop_connection()
+    log.info("[SCHEDULER] stopped")
+    return 0
+
+
+def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
+    log.info(
+        "[SCHEDULER] started: tick=%ss batch=%d queue=%s",
+        settings.scheduler_tick, settings.scheduler_batch, settings.queue_backend,
+    )
+    backoff = BACKOFF_START
+    enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
+    while not stop.requested:
+        started = time.monotonic()
+        try:
+            enqueued += scheduler.tick()
+        except Exception as exc:  # noqa: BLE001 - any failure is retried; the loop must survive
+            log.warning(
+                "[SCHEDULER] tick failed (%s): %s; retrying in %.0fs",
+                exc.__class__.__name__, _one_line(exc), backoff,
+            )
+            _drop_connection()
+            _sleep(backoff, stop)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+            continue
+        backoff = BACKOFF_START
+        if time.monotonic() >= summary_at:
+            log.info("[SCHEDULER] enqueued %d check(s) in the last %.0fs", enqueued, SUMMARY_EVERY)
+            enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
+        _sleep(settings.scheduler_tick - (time.monotonic() - started), stop)

@@ -1,0 +1,127 @@
+"""SQS backend behaviour beyond the shared contract: partial batch failures, lazy client, ensure_queue."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+
+import pytest
+from moto import mock_aws
+
+from healthmon.queue import open_queue
+from healthmon.queue.base import CheckJob
+from healthmon.queue.sqs import QueueSendError, SqsQueue, ensure_queue
+from tests.conftest import make_settings
+
+SLOT = dt.datetime(2026, 1, 20, 10, 30)
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/checks"  # never contacted: fake clients
+
+
+@pytest.fixture(autouse=True)
+def no_retry_delay(monkeypatch):
+    monkeypatch.setattr("healthmon.queue.sqs.SEND_RETRY_DELAY", 0.0)
+
+
+def jobs(n: int) -> list[CheckJob]:
+    return [CheckJob(i, SLOT, 1) for i in range(1, n + 1)]
+
+
+class FlakyClient:
+    """send_message_batch fails the entries whose ids are listed, for the first `failing_calls` calls."""
+
+    def __init__(self, failing_ids=(), failing_calls=1, sender_fault=False):
+        self.failing_ids = set(failing_ids)
+        self.failing_calls = failing_calls
+        self.sender_fault = sender_fault
+        self.calls: list[list[dict]] = []
+        self.delivered: list[str] = []
+
+    def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's argument names
+        self.calls.append(Entries)
+        failing = len(self.calls) <= self.failing_calls
+        failed = [e for e in Entries if failing and e["Id"] in self.failing_ids]
+        self.delivered.extend(e["MessageBody"] for e in Entries if e not in failed)
+        return {
+            "Successful": [{"Id": e["Id"]} for e in Entries if e not in failed],
+            "Failed": [{"Id": e["Id"], "Code": "InternalError", "SenderFault": self.sender_fault} for e in failed],
+        }
+
+
+def sqs_queue(client) -> SqsQueue:
+    return SqsQueue(make_settings(sqs_queue_url=QUEUE_URL), client_factory=lambda settings: client)
+
+
+def test_it_retries_only_the_failed_entries_of_a_batch():
+    client = FlakyClient(failing_ids={"3", "7"}, failing_calls=1)
+    assert sqs_queue(client).send_jobs(jobs(10)) == 10
+    assert [len(c) for c in client.calls] == [10, 2]
+    assert sorted(json.loads(b)["monitor_id"] for b in client.delivered) == list(range(1, 11))
+
+
+def test_it_raises_when_entries_still_fail_after_the_retries():
+    client = FlakyClient(failing_ids={"0"}, failing_calls=100)
+    with pytest.raises(QueueSendError) as err:
+        sqs_queue(client).send_jobs(jobs(3))
+    assert err.value.failed == 1
+    assert "InternalError" in str(err.value)
+
+
+def test_it_does_not_retry_a_sender_fault():
+    client = FlakyClient(failing_ids={"0"}, failing_calls=100, sender_fault=True)
+    with pytest.raises(QueueSendError):
+        sqs_queue(client).send_jobs(jobs(1))
+    assert len(client.calls) == 1
+
+
+def test_it_sends_at_most_ten_entries_per_call():
+    client = FlakyClient()
+    sqs_queue(client).send_jobs(jobs(23))
+    assert [len(c) for c in client.calls] == [10, 10, 3]
+
+
+def test_it_builds_its_client_on_first_use_and_again_in_a_forked_child(monkeypatch):
+    built = []
+    queue = SqsQueue(make_settings(sqs_queue_url=QUEUE_URL), client_factory=lambda s: built.append(1) or FlakyClient())
+    assert built == []
+    queue.send_jobs(jobs(1))
+    queue.send_jobs(jobs(1))
+    assert len(built) == 1
+    monkeypatch.setattr("healthmon.queue.sqs.os.getpid", lambda: -1)
+    queue.send_jobs(jobs(1))
+    assert len(built) == 2
+
+
+def test_open_queue_gives_the_sqs_queue_when_sqs_queue_url_is_set():
+    queue = open_queue(make_settings(sqs_queue_url=QUEUE_URL))
+    assert isinstance(queue, SqsQueue)
+    assert queue.queue_url == QUEUE_URL
+
+
+@mock_aws
+def test_ensure_queue_creates_a_queue_with_a_dead_letter_queue_and_is_idempotent():
+    import boto3
+
+    settings = make_settings(aws_region="us-east-1")
+    url, dlq_url = ensure_queue(settings, "checks", "checks-dlq", 5, 60)
+    assert ensure_queue(settings, "checks", "checks-dlq", 3, 90) == (url, dlq_url)
+
+    client = boto3.client("sqs", region_name="us-east-1")
+    attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.loads(attrs["RedrivePolicy"])
+    assert policy["deadLetterTargetArn"] == dlq_arn
+    assert int(policy["maxReceiveCount"]) == 3
+    assert attrs["VisibilityTimeout"] == "90"
+
+
+@mock_aws
+def test_a_receive_asks_for_the_configured_visibility_timeout():
+    settings = make_settings(aws_region="us-east-1")
+    url, _ = ensure_queue(settings, "checks", "checks-dlq", 5, 300)
+    queue = SqsQueue(dataclasses.replace(settings, sqs_queue_url=url, queue_visibility_timeout=1))
+    queue.send_jobs(jobs(1))
+    assert len(queue.receive(10, 0)) == 1
+    time.sleep(1.3)
+    assert len(queue.receive(10, 0)) == 1

@@ -1,0 +1,56 @@
+"""Several schedulers at once enqueue each (monitor, slot) exactly once and skip none."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import threading
+
+import pytest
+
+from healthmon.db import database
+from healthmon.models import QueueMessage
+from healthmon.queue.base import CheckJob
+from healthmon.queue.database import DatabaseQueue
+from scheduler.scheduler import Scheduler
+from tests.scheduler.support import T0, add_monitors
+
+pytestmark = pytest.mark.timeout(120)
+
+SCHEDULERS = 3
+
+
+def test_concurrent_schedulers_enqueue_each_monitor_slot_exactly_once(settings):
+    # Small batches so the schedulers interleave many times over the same due monitors.
+    settings = dataclasses.replace(settings, scheduler_batch=40)
+    ids = add_monitors(600, next_check_at=T0, interval=10)
+    database.close()
+    start = threading.Barrier(SCHEDULERS)
+    errors: list[BaseException] = []
+
+    def run_scheduler() -> None:
+        scheduler = Scheduler(settings, DatabaseQueue(settings), sub_batch=10)
+        try:
+            start.wait()
+            # Two rounds of slots: T0 (due at T0+1s) and T0+10s (due at T0+11s).
+            for now in (T0 + dt.timedelta(seconds=1), T0 + dt.timedelta(seconds=11)):
+                while scheduler.tick(now=now):
+                    pass
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+        finally:
+            database.close()
+
+    threads = [threading.Thread(target=run_scheduler) for _ in range(SCHEDULERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+    jobs = [CheckJob.from_json(m.body) for m in QueueMessage.select()]
+    counts = collections.Counter((j.monitor_id, j.slot) for j in jobs)
+    expected = {(m, T0 + dt.timedelta(seconds=s)) for m in ids for s in (0, 10)}
+    assert set(counts) == expected
+    assert max(counts.values()) == 1

@@ -1,0 +1,93 @@
+"""`healthmon scheduler`: ticks until SIGTERM, then exits 0; a failed tick does not end the loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from healthmon.db import database, utcnow
+from healthmon.models import QueueMessage
+from scheduler import service
+from tests.scheduler.support import add_monitors
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def healthmon_command() -> list[str]:
+    script = Path(sys.executable).parent / "healthmon"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "healthmon.cli"]
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_scheduler_process_enqueues_due_checks_and_exits_0_on_sigterm(settings, tmp_path):
+    add_monitors(3, next_check_at=utcnow(), interval=60)
+    database.close()
+    env = {k: v for k, v in os.environ.items() if k not in ("SQS_QUEUE_URL", "SQS_ENDPOINT_URL")}
+    env.update(DATABASE_URL=settings.database_url, SCHEDULER_TICK="0.1", LOG_LEVEL="INFO")
+    stderr_path = tmp_path / "scheduler.log"
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen([*healthmon_command(), "scheduler"], env=env, stderr=stderr)
+        try:
+            enqueued = wait_for(lambda: QueueMessage.select().count() == 3, timeout=20)
+            database.close()
+            stop_sent = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            status = proc.wait(timeout=10)
+            stopped_in = time.monotonic() - stop_sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    log = stderr_path.read_text()
+    assert enqueued, log
+    assert status == 0, log
+    assert stopped_in < 5
+    assert "[SCHEDULER] started" in log
+    assert "[SCHEDULER] stopped" in log
+    assert QueueMessage.select().count() == 3  # later ticks enqueued nothing more
+
+
+class FlakyScheduler:
+    """Fails its first tick with a secret in the message, then works, then asks the process to stop."""
+
+    def __init__(self, settings, queue):
+        self.ticks = 0
+
+    def tick(self):
+        self.ticks += 1
+        if self.ticks == 1:
+            raise ConnectionError("could not connect to postgresql://hm:s3cr3t-pw@db.example:5432/hm")
+        if self.ticks == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return 1
+
+
+def test_a_failed_tick_is_logged_without_secrets_and_the_loop_goes_on(settings, monkeypatch, caplog):
+    monkeypatch.setattr(service, "Scheduler", FlakyScheduler)
+    monkeypatch.setattr(service, "BACKOFF_START", 0.01)
+    before = signal.getsignal(signal.SIGTERM)
+    caplog.set_level(logging.INFO, logger="healthmon.scheduler")
+
+    assert service.run(dataclasses.replace(settings, scheduler_tick=0.05)) == 0
+
+    assert signal.getsignal(signal.SIGTERM) is before
+    text = caplog.text
+    assert "[SCHEDULER] tick failed (ConnectionError)" in text
+    assert "s3cr3t-pw" not in text
+    assert "[SCHEDULER] stopped" in text
