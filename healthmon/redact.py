@@ -14,7 +14,8 @@ _SLACK_PATH = re.compile(r"(hooks\.slack\.com/(?:services|workflows|triggers)/)[
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _API_KEY = re.compile(r"\bhm[rw]_[A-Za-z0-9_-]{8,}")
 WEBHOOK_PREFIX_CHARS = 8
-"""Characters of the webhook path shown when masked: enough to tell two webhooks apart, not enough to use."""
+"""Most characters of the webhook path shown when masked: enough to tell two webhooks apart, not enough
+to use. Never more than a third of the path, so a short secret path (`/t0ken`) is not shown whole."""
 
 
 def redact_database_url(url: str) -> str:
@@ -34,7 +35,8 @@ def mask_webhook_url(url: str | None) -> str | None:
     except ValueError:
         return "****"
     path = parts.path or "/"
-    return f"{parts.scheme}://{host}{path[:WEBHOOK_PREFIX_CHARS]}****"
+    shown = min(WEBHOOK_PREFIX_CHARS, len(path) // 3)
+    return f"{parts.scheme}://{host}{path[:shown]}****"
 
 
 def redact_text(text: str) -> str:

@@ -37,3 +37,8 @@ def test_log_lines_at_debug_never_carry_a_webhook_token():
     out = stream.getvalue()
     assert "sending to https://hooks.slack.com/services/****" in out
     assert "SECRETTOKEN" not in out
+
+
+def test_a_short_secret_path_is_never_shown_whole():
+    assert mask_webhook_url("https://example.com/t0ken") == "https://example.com/t****"
+    assert mask_webhook_url("https://example.com/") == "https://example.com****"

@@ -1,0 +1,166 @@
+"""Alert bodies: the Slack message and the generic JSON event, rendered when a state change is recorded.
+
+The body is rendered once, in the recording transaction, and stored in the outbox: a retry sends
+byte-for-byte the same message, and later edits to the monitor do not rewrite history. The Slack text
+is the reference deployment guide's (STEP 11) exactly; the JSON shape is documented in docs/alerts.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+SLACK_HOST = "hooks.slack.com"
+FORMATS = ("slack", "json")
+JSON_EVENT = "monitor.state_changed"
+
+SLACK_TITLE = "🔔 API Status Changed"
+SLACK_TEXT = SLACK_TITLE + "\nName: {name}\nURL: {url}\nOld: {old} -> New: {new}\nTime: {time}"
+"""The guide's message, line for line; `text` is also the notification/fallback text of the blocks."""
+
+SLACK_FIELD_MAX = 1900
+"""Slack rejects a section field longer than 2000 characters (invalid_blocks); stay under it."""
+SLACK_HEADER_MAX = 150
+"""Slack's limit for a header block's plain_text."""
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """The facts of one state change, as shown to people. Times are naive UTC."""
+
+    event_id: int
+    monitor_id: int
+    name: str
+    url: str
+    old: str
+    new: str
+    time: dt.datetime
+    reason: str
+    status_code: int | None = None
+    latency_ms: float | None = None
+    down_for_seconds: int | None = None  # set only on a recovery DOWN -> UP
+
+
+def resolve_format(webhook_url: str, configured: str | None) -> str:
+    """The body format for a webhook: the monitor's explicit choice, else "slack" for hooks.slack.com."""
+    if configured in FORMATS:
+        return configured
+    try:
+        host = (urlsplit(webhook_url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        host = ""
+    return "slack" if host == SLACK_HOST else "json"
+
+
+def display_url(url: str) -> str:
+    """The monitor URL without userinfo: `https://user:pw@host/x` -> `https://host/x`."""
+    try:
+        parts = urlsplit(url)
+        if "@" not in parts.netloc:
+            return url
+        host = parts.netloc.rsplit("@", 1)[1]
+    except ValueError:
+        return url
+    return urlunsplit(parts._replace(netloc=host))
+
+
+def format_time(at: dt.datetime) -> str:
+    """UTC with milliseconds and Z, as in the guide: 2026-01-20T10:30:00.000Z."""
+    if at.tzinfo is not None:
+        at = at.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z"
+
+
+def human_duration(seconds: float) -> str:
+    """Two most significant units: 45s, 3m 12s, 1h 5m, 2d 3h."""
+    total = max(int(seconds), 0)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    while len(units) > 1 and units[0][0] == 0:
+        units.pop(0)
+    return " ".join(f"{n}{u}" for n, u in units[:2])
+
+
+def _slack_escape(text: str) -> str:
+    """Slack parses &, < and > as markup in text (`<!channel>` pings everyone); escape them as Slack asks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_text(event: AlertEvent) -> str:
+    """The guide's notification text for `event`."""
+    return SLACK_TEXT.format(
+        name=_slack_escape(event.name),
+        url=_slack_escape(display_url(event.url)),
+        old=event.old,
+        new=event.new,
+        time=format_time(event.time),
+    )
+
+
+def _detail(event: AlertEvent) -> str:
+    parts = [event.reason]
+    if event.latency_ms is not None and "ms" not in event.reason:
+        parts.append(f"latency {event.latency_ms:.0f} ms")
+    return ", ".join(parts)
+
+
+def slack_payload(event: AlertEvent) -> dict:
+    """`{"text": <guide text>, "blocks": [...]}`: the blocks repeat the facts and add the reason and,
+    on recovery, how long the monitor was down."""
+    field = lambda label, value: {"type": "mrkdwn", "text": _clip(f"*{label}:*\n{value}", SLACK_FIELD_MAX)}  # noqa: E731
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": SLACK_TITLE, "emoji": True}},
+        {
+            "type": "section",
+            "fields": [
+                field("Name", _slack_escape(event.name)),
+                field("URL", _slack_escape(display_url(event.url))),
+                field("Change", f"{event.old} -> {event.new}"),
+                field("Time", format_time(event.time)),
+            ],
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Reason:* {_slack_escape(_detail(event))}",
+                                                                       SLACK_FIELD_MAX)}},
+    ]
+    if event.down_for_seconds is not None:
+        blocks.append(
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": f"Down for {human_duration(event.down_for_seconds)}"}
+            ]}
+        )
+    return {"text": slack_text(event), "blocks": blocks}
+
+
+def json_payload(event: AlertEvent) -> dict:
+    """The generic receiver's event (docs/alerts.md)."""
+    return {
+        "event": JSON_EVENT,
+        "event_id": event.event_id,
+        "monitor": {"id": event.monitor_id, "name": event.name, "url": display_url(event.url)},
+        "old": event.old,
+        "new": event.new,
+        "time": format_time(event.time),
+        "reason": event.reason,
+        "status_code": event.status_code,
+        "latency_ms": None if event.latency_ms is None else round(event.latency_ms, 1),
+        "down_for_seconds": event.down_for_seconds,
+    }
+
+
+def render(event: AlertEvent, webhook_format: str) -> str:
+    """The JSON body to POST for `webhook_format` ("slack" or "json"). Raises ValueError otherwise."""
+    if webhook_format == "slack":
+        body = slack_payload(event)
+    elif webhook_format == "json":
+        body = json_payload(event)
+    else:
+        raise ValueError(f"unknown webhook format {webhook_format!r}")
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
