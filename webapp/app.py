@@ -1,0 +1,74 @@
+"""The Flask application factory.
+
+`create_app()` binds the database named by the settings (one connection per request: opened in
+`before_request` for the resources that need it, closed in `teardown_request`, so a gunicorn worker
+holds no idle connection and none crosses a fork), caps request bodies at 64 KiB, registers the
+blueprints and the OpenAPI document (/openapi.json, Swagger UI at /docs, both open) and makes every
+error JSON.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_smorest import Api
+
+from healthmon import __version__, defaults
+from healthmon.db import bind, database
+from healthmon.settings import Settings
+from webapp import docs
+from webapp.api import health, monitors
+from webapp.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
+from webapp.errors import register_error_handlers
+
+API_DESCRIPTION = """HTTP endpoint health monitor.
+
+Register endpoints under **/monitors**; they are checked every `check_interval` seconds, move between
+UNKNOWN, UP and DOWN after consecutive failures/successes, and each change is posted to the monitor's
+Slack webhook.
+
+Authentication: every /monitors operation needs `Authorization: Bearer <key>`. Create a key with
+`healthmon api-key create --name NAME [--read-only]`, then use the **Authorize** button.
+"""
+
+DB_BLUEPRINTS = frozenset({"monitors"})
+"""Blueprints whose requests use the database; /health and the docs never open a connection."""
+
+
+def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
+    """Build the API for `settings` (default: `Settings.from_env()`); `config_overrides` go to app.config."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="healthmon",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        API_SPEC_OPTIONS={
+            "info": {"description": API_DESCRIPTION},
+            "security": [{SECURITY_SCHEME_NAME: []}],
+        },
+        MAX_CONTENT_LENGTH=defaults.MAX_REQUEST_BYTES,
+        JSON_SORT_KEYS=False,
+        **docs.CONFIG,
+    )
+    app.config.update(config_overrides)
+    app.extensions["healthmon.settings"] = settings
+
+    bind(settings.database_url)
+
+    @app.before_request
+    def _connect():
+        if request.blueprint in DB_BLUEPRINTS:
+            database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(_exc):
+        if not database.is_closed():
+            database.close()
+
+    api = Api(app)
+    api.spec.components.security_scheme(SECURITY_SCHEME_NAME, SECURITY_SCHEME)
+    api.register_blueprint(health.blp)
+    api.register_blueprint(monitors.create_blueprint(settings))
+    app.register_blueprint(docs.blueprint)
+    register_error_handlers(app, api)
+    return app

@@ -1,0 +1,51 @@
+"""Every error is JSON: `{"code": 404, "status": "Not Found", "message": "...", "errors": {...}}`.
+
+flask-smorest already turns `abort(...)` and werkzeug's HTTP errors into that body. This module adds
+what it leaves out: a message for the routing errors (unknown route, wrong method, body too large), the
+`Allow` header of a 405, and a 500 that carries no stack trace and no exception text (which could hold a
+database URL or a webhook). The traceback is logged, through the redacting log filter.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from healthmon import defaults
+
+log = logging.getLogger("webapp")
+
+MESSAGES = {
+    404: "No such resource.",
+    405: "Method not allowed on this resource.",
+    422: "Invalid request: see errors for the reason of each field.",
+    413: f"Request body too large (limit {defaults.MAX_REQUEST_BYTES} bytes).",
+    500: "Internal server error.",
+}
+
+
+def register_error_handlers(app: Flask, api) -> None:
+    """Install JSON handlers for every HTTPException and for unhandled exceptions."""
+
+    def handle_http(error: HTTPException):
+        data = getattr(error, "data", None)
+        if not data or "message" not in data:
+            data = dict(data or {})
+            data["message"] = MESSAGES.get(error.code or 500, error.description or error.name)
+            error.data = data
+        payload, code, headers = api.handle_http_exception(error)
+        valid_methods = getattr(error, "valid_methods", None)
+        if error.code == 405 and valid_methods:
+            headers = {**headers, "Allow": ", ".join(valid_methods)}
+        return payload, code, headers
+
+    def handle_unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return handle_http(error)
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return handle_http(InternalServerError())
+
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,288 @@
+"""marshmallow schemas of the REST API: what a request may contain and what a response shows.
+
+Input is strict: integers must be JSON integers (not strings, floats or booleans), booleans must be JSON
+booleans, unknown fields are refused (marshmallow RAISE), and every bound is declared on the field so
+it also appears in the OpenAPI document. Output masks the webhook URL (it is a bearer credential) and
+writes timestamps as ISO 8601 UTC with a `Z`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from healthmon import defaults
+from healthmon.redact import mask_webhook_url, redact_text
+
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"
+"""Documented in the schema so clients (and schemathesis) know only http(s) URLs are accepted."""
+
+WEBHOOK_FORMATS = ("slack", "json")
+
+
+# ---- fields -------------------------------------------------------------------------------------------
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer. marshmallow's Number already refuses booleans; strict refuses "5" and 5.0."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON `true` / `false`; marshmallow's Boolean would also take 1, "yes" and "on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
+class TrimmedString(fields.String):
+    """A string with surrounding whitespace removed before validation, so "  " fails a min length of 1."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class HttpUrl(fields.String):
+    """An absolute http(s) URL with a host, at most 2048 characters.
+
+    Deliberately not marshmallow's URL validator: that one refuses hosts like `127.1` or `2130706433`
+    with "Not a valid URL", while we want the address guard to refuse them with the real reason.
+    """
+
+    default_error_messages = {
+        "scheme": "Must be an http:// or https:// URL.",
+        "host": "The URL has no host.",
+        "malformed": "Not a valid URL.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Length(max=defaults.MAX_URL_LENGTH))
+        metadata = {"format": "uri", "pattern": URL_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(text) > defaults.MAX_URL_LENGTH:
+            return text  # the Length validator names the limit
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            raise self.make_error("malformed")
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            raise self.make_error("malformed") from None
+        if parts.scheme.lower() not in ("http", "https"):
+            raise self.make_error("scheme")
+        if not parts.hostname:
+            raise self.make_error("host")
+        return text
+
+
+class UtcDateTime(fields.DateTime):
+    """Naive-UTC database timestamps written as `2026-01-31T12:00:00.123Z`."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="milliseconds") + "Z"
+
+
+class MaskedWebhookUrl(fields.String):
+    """Write-only secret: responses show scheme, host and a short path prefix, then `****`."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return mask_webhook_url(value)
+
+
+class RedactedText(fields.String):
+    """Stored error text, scrubbed once more on the way out in case a credential slipped into it."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else redact_text(str(value))
+
+
+# ---- input --------------------------------------------------------------------------------------------
+
+
+def timeout_error(timeout: int, check_interval: int) -> str | None:
+    """The message for a timeout that is not below the interval, else None (a check must end before the next)."""
+    if timeout >= check_interval:
+        return f"Must be less than check_interval ({check_interval})."
+    return None
+
+
+def _field_specs(patch: bool) -> dict[str, fields.Field]:
+    """The writable monitor fields. For PATCH nothing is required and nothing has a default."""
+
+    def opt(default):
+        return {} if patch else {"load_default": default}
+
+    def doc(text: str) -> dict:
+        return {"metadata": {"description": text}}
+
+    return {
+        "name": TrimmedString(
+            required=not patch, validate=validate.Length(min=1, max=200),
+            **doc("Display name (1-200 characters, surrounding spaces removed)."),
+        ),
+        "url": HttpUrl(required=not patch, **doc("The http(s) URL to check. Private addresses are refused.")),
+        "check_interval": StrictInteger(
+            validate=validate.Range(min=defaults.DEFAULT_MIN_CHECK_INTERVAL, max=defaults.MAX_CHECK_INTERVAL),
+            **opt(defaults.DEFAULT_CHECK_INTERVAL), **doc("Seconds between checks."),
+        ),
+        "timeout": StrictInteger(
+            validate=validate.Range(min=defaults.MIN_CHECK_TIMEOUT, max=defaults.MAX_CHECK_TIMEOUT),
+            **opt(defaults.DEFAULT_CHECK_TIMEOUT), **doc("Seconds a check may take; less than check_interval."),
+        ),
+        "expected_status_code": StrictInteger(
+            validate=validate.Range(min=100, max=599),
+            **opt(defaults.DEFAULT_EXPECTED_STATUS), **doc("The HTTP status a healthy endpoint answers."),
+        ),
+        "webhook_url": HttpUrl(
+            allow_none=True, **opt(None),
+            **doc(
+                "Slack (or JSON) webhook for alerts. Write-only: responses show it masked. On PUT, sending "
+                "the masked value back keeps the stored URL; on PATCH, omitting it keeps it; null removes it."
+            ),
+        ),
+        "webhook_format": fields.String(
+            allow_none=True, validate=validate.OneOf(WEBHOOK_FORMATS), **opt(None),
+            **doc("Alert body: slack, json, or null to choose by the webhook's host."),
+        ),
+        "enabled": StrictBoolean(**opt(True), **doc("Whether the monitor is checked.")),
+        "fail_threshold": StrictInteger(
+            allow_none=True, validate=validate.Range(min=1, max=defaults.MAX_THRESHOLD), **opt(None),
+            **doc("Consecutive failures before DOWN; null uses FAIL_THRESHOLD."),
+        ),
+        "success_threshold": StrictInteger(
+            allow_none=True, validate=validate.Range(min=1, max=defaults.MAX_THRESHOLD), **opt(None),
+            **doc("Consecutive successes before UP; null uses SUCCESS_THRESHOLD."),
+        ),
+    }
+
+
+class _MonitorInput(ma.Schema):
+    """Shared behaviour: the lowest check_interval comes from MIN_CHECK_INTERVAL at run time."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    def __init__(self, *, min_check_interval: int = defaults.DEFAULT_MIN_CHECK_INTERVAL, **kwargs):
+        super().__init__(**kwargs)
+        self.min_check_interval = min_check_interval
+        interval = self.fields["check_interval"]
+        # Per instance, so the bound is enforced and documented as configured.
+        interval.validators = [validate.Range(min=min_check_interval, max=defaults.MAX_CHECK_INTERVAL)]
+        if interval.load_default is not ma.missing:
+            interval.load_default = max(defaults.DEFAULT_CHECK_INTERVAL, min_check_interval)
+
+
+class MonitorCreateSchema(_MonitorInput.from_dict(_field_specs(patch=False), name="MonitorCreateFields")):
+    """POST /monitors and PUT /monitors/{id}: name and url required, the rest defaulted."""
+
+    @ma.validates_schema
+    def _timeout_below_interval(self, data, **kwargs):
+        message = timeout_error(data["timeout"], data["check_interval"])
+        if message:
+            raise ma.ValidationError(message, field_name="timeout")
+
+
+class MonitorPatchSchema(_MonitorInput.from_dict(_field_specs(patch=True), name="MonitorPatchFields")):
+    """PATCH /monitors/{id}: any subset of the fields; the timeout rule is checked on the merged result."""
+
+
+PAGINATION_ARGS = ("page", "page_size")
+
+
+class PagedQuerySchema(ma.Schema):
+    """Query string of a paginated list: an unknown parameter (a typo like `?enabeld=true`) is a 422,
+    not silently ignored. page and page_size are parsed and documented by flask-smorest's pagination."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    @ma.pre_load
+    def _drop_pagination(self, data, **kwargs):
+        return {k: v for k, v in data.items() if k not in PAGINATION_ARGS}
+
+
+class MonitorQuerySchema(PagedQuerySchema):
+    """Filters of GET /monitors."""
+
+    enabled = fields.Boolean(metadata={"description": "Only enabled (true) or disabled (false) monitors."})
+    status = fields.String(
+        validate=validate.OneOf(defaults.MONITOR_STATUSES), metadata={"description": "Only monitors in this state."}
+    )
+
+
+# ---- output -------------------------------------------------------------------------------------------
+
+
+class MonitorSchema(ma.Schema):
+    """A stored monitor as the API shows it."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    url = fields.String(required=True)
+    check_interval = fields.Integer(required=True)
+    timeout = fields.Integer(required=True)
+    expected_status_code = fields.Integer(required=True)
+    webhook_url = MaskedWebhookUrl(
+        allow_none=True, required=True, metadata={"description": "Masked; the full URL is never returned."}
+    )
+    webhook_format = fields.String(allow_none=True, required=True, validate=validate.OneOf(WEBHOOK_FORMATS))
+    enabled = fields.Boolean(required=True)
+    fail_threshold = fields.Integer(allow_none=True, required=True)
+    success_threshold = fields.Integer(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(defaults.MONITOR_STATUSES))
+    consecutive_failures = fields.Integer(required=True)
+    consecutive_successes = fields.Integer(required=True)
+    status_changed_at = UtcDateTime(allow_none=True, required=True)
+    last_checked_at = UtcDateTime(allow_none=True, required=True)
+    last_status_code = fields.Integer(allow_none=True, required=True)
+    last_latency_ms = fields.Float(allow_none=True, required=True)
+    last_error = RedactedText(allow_none=True, required=True)
+    last_alert_error = RedactedText(allow_none=True, required=True)
+    next_check_at = UtcDateTime(allow_none=True, required=True, metadata={"description": "When the next check is due."})
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+
+
+class StateChangeSchema(ma.Schema):
+    """One status transition of a monitor."""
+
+    id = fields.Integer(required=True)
+    from_status = fields.String(required=True, validate=validate.OneOf(defaults.MONITOR_STATUSES))
+    to_status = fields.String(required=True, validate=validate.OneOf(defaults.MONITOR_STATUSES))
+    reason = RedactedText(required=True)
+    created_at = UtcDateTime(required=True)
+
+
+class CheckResultSchema(ma.Schema):
+    """One performed check."""
+
+    id = fields.Integer(required=True)
+    slot = UtcDateTime(required=True, metadata={"description": "The scheduled time this check was for."})
+    checked_at = UtcDateTime(required=True)
+    ok = fields.Boolean(required=True)
+    status_code = fields.Integer(allow_none=True, required=True)
+    latency_ms = fields.Float(allow_none=True, required=True)
+    error_kind = fields.String(allow_none=True, required=True)
+    error = RedactedText(allow_none=True, required=True)
+    dns_ms = fields.Float(allow_none=True, required=True)
+    connect_ms = fields.Float(allow_none=True, required=True)
+    tls_ms = fields.Float(allow_none=True, required=True)
+    first_byte_ms = fields.Float(allow_none=True, required=True)
+
+
+class HealthSchema(ma.Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok"]))

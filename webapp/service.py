@@ -1,0 +1,169 @@
+"""What saving a monitor means, apart from HTTP: defaults on create, reset-on-edit, the write-only webhook.
+
+Views call these functions and turn `FieldProblem` into an error response. Nothing here knows Flask.
+
+Edit semantics (PUT and PATCH):
+- a changed `url` or `expected_status_code` is a different check: status back to UNKNOWN, counters to 0,
+  `generation` + 1 (results computed for the old generation are dropped by the checker), next check now;
+- a changed `check_interval`, or re-enabling, schedules the next check now;
+- `webhook_url` is write-only. Responses show it masked, so a client that GETs, edits and PUTs the
+  document sends the masked form back: that value means "keep the stored URL". Omitted on PATCH means
+  keep; omitted on PUT (a full replace) or null means remove.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from healthmon.db import database, for_update, utcnow
+from healthmon.models import CheckResult, Monitor, StateChange
+from healthmon.netguard import AddressGuard, BlockedAddress
+from healthmon.redact import mask_webhook_url
+from webapp.schemas import timeout_error
+
+MASK_MARK = "****"
+"""mask_webhook_url ends every masked URL with this; a stored webhook never legitimately does."""
+
+RESET_ON_CHANGE = ("url", "expected_status_code")
+"""Fields whose change makes the monitor's history meaningless for the new check."""
+
+MAX_ID = 2**31 - 1
+"""Monitor ids are 32-bit integers; a larger path id can only be unknown (and must not reach PostgreSQL)."""
+
+
+class FieldProblem(Exception):
+    """A request field is unacceptable. `status` is 400 (address refused) or 422 (invalid value)."""
+
+    def __init__(self, status: int, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.status, self.field, self.reason = status, field, reason
+
+
+def check_addresses(guard: AddressGuard, data: dict) -> None:
+    """Refuse a url / webhook_url whose host is (or resolves to) a blocked address. Raises FieldProblem(400)."""
+    for name in ("url", "webhook_url"):
+        value = data.get(name)
+        if not value:
+            continue
+        try:
+            guard.check_url_host(value)
+        except BlockedAddress as exc:
+            raise FieldProblem(400, name, f"address not allowed: {exc.reason}") from None
+
+
+def _reject_masked(value: str | None) -> None:
+    if value and value.endswith(MASK_MARK):
+        raise FieldProblem(
+            422, "webhook_url",
+            "looks like a masked webhook URL; send the full URL, the current masked value to keep it, or null",
+        )
+
+
+def resolve_webhook(current: Monitor | None, data: dict) -> dict:
+    """A copy of `data` where a webhook_url equal to the current masked value is dropped (= keep)."""
+    out = dict(data)
+    keeps = current is not None and current.webhook_url and "webhook_url" in out
+    if keeps and out["webhook_url"] == mask_webhook_url(current.webhook_url):
+        del out["webhook_url"]
+        return out
+    _reject_masked(out.get("webhook_url"))
+    return out
+
+
+def get_monitor(monitor_id: int) -> Monitor | None:
+    if not 0 < monitor_id <= MAX_ID:
+        return None
+    return Monitor.get_or_none(Monitor.id == monitor_id)
+
+
+def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
+    """Store a new monitor: status UNKNOWN, first check due now (the scheduler's next tick)."""
+    now = now or utcnow()
+    _reject_masked(data.get("webhook_url"))
+    with database.atomic():
+        return Monitor.create(
+            **data, status="UNKNOWN", next_check_at=now, created_at=now, updated_at=now,
+        )
+
+
+def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = None) -> Monitor | None:
+    """Apply `changes` (already validated and passed through resolve_webhook) under a row lock.
+
+    Returns the updated monitor, or None if it does not exist. Raises FieldProblem(422) when the merged
+    timeout is not below the merged check_interval; nothing is written then.
+    """
+    now = now or utcnow()
+    with database.atomic():
+        monitor = for_update(Monitor.select().where(Monitor.id == monitor_id)).first()
+        if monitor is None:
+            return None
+        timeout = changes.get("timeout", monitor.timeout)
+        interval = changes.get("check_interval", monitor.check_interval)
+        message = timeout_error(timeout, interval)
+        if message:
+            raise FieldProblem(422, "timeout" if "timeout" in changes else "check_interval", message)
+
+        changed = {k for k, v in changes.items() if getattr(monitor, k) != v}
+        was_enabled, old_status = monitor.enabled, monitor.status
+        for key in changed:
+            setattr(monitor, key, changes[key])
+        reset = bool(changed & set(RESET_ON_CHANGE))
+        if reset:
+            monitor.status = "UNKNOWN"
+            monitor.consecutive_failures = 0
+            monitor.consecutive_successes = 0
+            monitor.generation = monitor.generation + 1
+            if old_status != "UNKNOWN":
+                monitor.status_changed_at = now
+                # The event log explains why the status left UP/DOWN; no alert is sent for an edit.
+                StateChange.create(
+                    monitor=monitor, from_status=old_status, to_status="UNKNOWN", created_at=now,
+                    reason="monitor edited (" + ", ".join(sorted(changed & set(RESET_ON_CHANGE))) + " changed)",
+                )
+        if reset or "check_interval" in changed or (monitor.enabled and not was_enabled):
+            monitor.next_check_at = now
+        if changed:
+            monitor.updated_at = now
+            monitor.save(only=monitor.dirty_fields)
+        return monitor
+
+
+def delete_monitor(monitor_id: int) -> bool:
+    """Delete the monitor and (by cascade) its results and events. False if it did not exist."""
+    if not 0 < monitor_id <= MAX_ID:
+        return False
+    with database.atomic():
+        return Monitor.delete().where(Monitor.id == monitor_id).execute() > 0
+
+
+def list_monitors(enabled: bool | None, status: str | None, offset: int, limit: int) -> tuple[list[Monitor], int]:
+    """One page of monitors (by id) and the total matching the filters."""
+    query = Monitor.select()
+    if enabled is not None:
+        query = query.where(Monitor.enabled == enabled)
+    if status is not None:
+        query = query.where(Monitor.status == status)
+    total = query.count()
+    if offset >= total:  # also keeps an absurd page number from overflowing the database's integers
+        return [], total
+    return list(query.order_by(Monitor.id).offset(offset).limit(limit)), total
+
+
+def list_events(monitor_id: int, offset: int, limit: int) -> tuple[list[StateChange], int]:
+    """One page of the monitor's status transitions, newest first, and their total."""
+    query = StateChange.select().where(StateChange.monitor == monitor_id)
+    total = query.count()
+    if offset >= total:
+        return [], total
+    rows = query.order_by(StateChange.created_at.desc(), StateChange.id.desc()).offset(offset).limit(limit)
+    return list(rows), total
+
+
+def list_results(monitor_id: int, offset: int, limit: int) -> tuple[list[CheckResult], int]:
+    """One page of the monitor's check results, newest slot first, and their total."""
+    query = CheckResult.select().where(CheckResult.monitor == monitor_id)
+    total = query.count()
+    if offset >= total:
+        return [], total
+    rows = query.order_by(CheckResult.slot.desc(), CheckResult.id.desc()).offset(offset).limit(limit)
+    return list(rows), total
