@@ -1,0 +1,47 @@
+"""Messages that can never be useful are deleted without running a check."""
+
+from __future__ import annotations
+
+import pytest
+
+from healthmon.models import CheckResult, Monitor, QueueMessage
+from tests.checker.worker_support import job_for, make_monitor, make_worker, step_until
+from tests.support.webhook import WebhookReceiver
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def target():
+    with WebhookReceiver() as server:
+        yield server
+
+
+def test_it_deletes_a_malformed_message(settings):
+    QueueMessage.create(body='{"monitor": "not a job"}')
+    worker = make_worker(settings)
+
+    step_until(worker, lambda: QueueMessage.select().count() == 0)
+
+    assert worker.stats["malformed"] == 1
+    assert CheckResult.select().count() == 0
+
+
+@pytest.mark.parametrize("change", ["deleted", "disabled", "reconfigured"])
+def test_it_deletes_a_job_for_a_monitor_that_changed_without_checking(settings, target, change):
+    monitor = make_monitor(target.url)
+    job = job_for(monitor)
+    if change == "deleted":
+        monitor.delete_instance()
+    elif change == "disabled":
+        Monitor.update(enabled=False).where(Monitor.id == monitor.id).execute()
+    else:
+        Monitor.update(generation=Monitor.generation + 1).where(Monitor.id == monitor.id).execute()
+    worker = make_worker(settings)
+    worker.queue.send_jobs([job])
+
+    step_until(worker, lambda: QueueMessage.select().count() == 0)
+
+    assert target.requests == []
+    assert CheckResult.select().count() == 0
+    assert worker.stats["dropped"] == 1
