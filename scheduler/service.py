@@ -1,4 +1,5 @@
-"""`healthmon scheduler`: call `Scheduler.tick()` every SCHEDULER_TICK seconds until SIGTERM/SIGINT.
+"""`healthmon scheduler`: call `Scheduler.tick()` every SCHEDULER_TICK seconds until SIGTERM/SIGINT,
+and prune data older than RESULT_RETENTION_DAYS every few minutes (healthmon.retention).
 
 The loop only loops: the work is in `Scheduler.tick()`. A failed tick (database restarting, queue
 throttled) is logged without secrets and retried after a back-off; the process only exits on a signal,
@@ -15,6 +16,7 @@ import time
 from healthmon.db import bind, database
 from healthmon.queue import open_queue
 from healthmon.redact import redact_text
+from healthmon.retention import PRUNE_INTERVAL_S, prune
 from healthmon.settings import Settings
 from scheduler.scheduler import Scheduler
 
@@ -81,6 +83,15 @@ def run(settings: Settings) -> int:
     return 0
 
 
+def _prune(settings: Settings) -> None:
+    """Retention is housekeeping: a failure is logged and retried at the next interval."""
+    try:
+        prune(settings.result_retention_days)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("[RETENTION] prune failed (%s): %s", exc.__class__.__name__, _one_line(exc))
+        _drop_connection()
+
+
 def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
     log.info(
         "[SCHEDULER] started: tick=%ss batch=%d queue=%s",
@@ -88,8 +99,12 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
     )
     backoff = BACKOFF_START
     enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
+    prune_at = time.monotonic()
     while not stop.requested:
         started = time.monotonic()
+        if started >= prune_at:
+            prune_at = started + PRUNE_INTERVAL_S
+            _prune(settings)
         try:
             enqueued += scheduler.tick()
         except Exception as exc:  # noqa: BLE001 - any failure is retried; the loop must survive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import os
 import signal
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from healthmon.db import database, utcnow
-from healthmon.models import QueueMessage
+from healthmon.models import CheckResult, QueueMessage
 from scheduler import service
 from tests.scheduler.support import add_monitors
 
@@ -91,3 +92,28 @@ def test_a_failed_tick_is_logged_without_secrets_and_the_loop_goes_on(settings, 
     assert "[SCHEDULER] tick failed (ConnectionError)" in text
     assert "s3cr3t-pw" not in text
     assert "[SCHEDULER] stopped" in text
+
+
+class StopAfterOneTick:
+    """A Scheduler whose first tick asks the loop to stop, so run() does exactly one iteration."""
+
+    def __init__(self, settings, queue):
+        pass
+
+    def tick(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return 0
+
+
+def test_the_scheduler_prunes_results_older_than_the_retention_period(settings):
+    monitor = add_monitors(1)[0]
+    old = utcnow() - dt.timedelta(days=settings.result_retention_days + 1)
+    CheckResult.create(monitor=monitor, slot=old, checked_at=old, ok=True, status_code=200, latency_ms=1)
+    CheckResult.create(monitor=monitor, slot=utcnow(), ok=True, status_code=200, latency_ms=1)
+    original = service.Scheduler
+    service.Scheduler = StopAfterOneTick
+    try:
+        assert service.run(settings) == 0
+    finally:
+        service.Scheduler = original
+    assert [r.checked_at > old for r in CheckResult.select()] == [True]
