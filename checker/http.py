@@ -189,9 +189,11 @@ class _Transfer:
         """OPENSOCKETFUNCTION: runs for every socket libcurl opens, after DNS, on every hop. A refused
         socket is never created, so not one packet goes to a blocked address."""
         family, socktype, protocol, addr = address
-        reason = self.guard.refusal(addr[0])
-        if reason is not None:
-            self.blocked = reason
+        # `blocked` describes the latest attempt only: a name with a refused and an allowed address, whose
+        # allowed one then times out, is a timeout, not a blocked address; a redirect to a refused host
+        # after an allowed first hop is a blocked address.
+        self.blocked = self.guard.refusal(addr[0])
+        if self.blocked is not None:
             return pycurl.SOCKET_BAD
         return _Fd(socket.socket(family, socktype, protocol).detach())
 

@@ -58,18 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=_positive_int, help="checker processes (default: 1)")
 
     p = sub.add_parser("check", help="check one URL now and print the result (exit 0 when ok)")
-    p.add_argument("url")
-    p.add_argument("--expected-status", type=int, default=200, metavar="N")
-    p.add_argument("--timeout", type=float, default=5.0, metavar="S")
+    p.add_argument("url", help="http:// or https:// URL to check (the address guard applies)")
+    p.add_argument("--expected-status", type=int, default=200, metavar="N",
+                   help="status code that counts as up (default: 200)")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                   help="deadline for the whole check in seconds, 1-30 (default: 5)")
 
     p = sub.add_parser("api-key", help="manage API keys")
     keys = p.add_subparsers(dest="key_command", metavar="ACTION", required=True)
     c = keys.add_parser("create", help="create a key and print it once")
-    c.add_argument("--name", required=True)
+    c.add_argument("--name", required=True, help="what the key is for (shown by `api-key list`)")
     c.add_argument("--read-only", action="store_true", help="the key may only read")
     keys.add_parser("list", help="list keys (never the keys themselves)")
     r = keys.add_parser("revoke", help="revoke a key by id")
-    r.add_argument("id", type=_positive_int)
+    r.add_argument("id", type=_positive_int, help="the key's id from `api-key list`")
     return parser
 
 

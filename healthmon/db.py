@@ -8,6 +8,7 @@ pool after fork, calls `bind()` itself: libpq connections must never cross a for
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import unquote
 
 import peewee
 from playhouse.db_url import parse as parse_db_url
@@ -45,6 +46,10 @@ def make_database(url: str) -> peewee.Database:
             },
         )
     if scheme in ("postgres", "postgresql"):
+        # playhouse's parser keeps percent-escapes; a password with `@` or `/` must be escaped in a URL.
+        for key in ("user", "password"):
+            if params.get(key):
+                params[key] = unquote(params[key])
         name = params.pop("database")
         params.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
         return ReconnectingPostgresqlDatabase(name, **params)

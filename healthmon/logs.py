@@ -12,8 +12,9 @@ import sys
 
 from healthmon.redact import redact_text
 
-QUIET_LOGGERS = ("urllib3", "botocore", "boto3", "s3transfer", "werkzeug")
-"""Third-party loggers that may print URLs or credentials at DEBUG; never below WARNING."""
+QUIET_LOGGERS = ("urllib3", "botocore", "boto3", "s3transfer", "werkzeug", "peewee")
+"""Third-party loggers that may print URLs or credentials at DEBUG; never below WARNING. peewee logs
+every SQL statement with its parameters: webhook URLs, monitor URLs with tokens, API key prefixes."""
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 

@@ -92,7 +92,9 @@ class AddressGuard:
             for net in ALWAYS_BLOCKED:
                 if form.version == net.version and form in net:
                     raise BlockedAddress(f"{ip} is a link-local or metadata address")
-        for form in forms:
+        # Judge the embedded IPv4 forms first, so the reason names what the address really is
+        # (`::ffff:127.0.0.1` is loopback, not "private").
+        for form in forms[1:] + forms[:1]:
             bad = not form.is_global or form.is_multicast or form.is_reserved or form.is_unspecified
             if bad and not any(form.version == n.version and form in n for n in self.allowed):
                 raise BlockedAddress(f"{ip} is a {_describe(form)} address")

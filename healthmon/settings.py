@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -114,6 +115,34 @@ def _existing_file_or_none(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def _aws_region(env: Mapping[str, str]) -> str:
+    name = "AWS_REGION" if env.get("AWS_REGION") else "AWS_DEFAULT_REGION"
+    raw = env.get(name) or "us-east-1"
+    if not _AWS_REGION.match(raw.strip()):
+        raise SettingsError(f"{name}={raw!r} is not valid: expected an AWS region such as us-east-1")
+    return raw.strip()
+
+
+def _host(env: Mapping[str, str]) -> str:
+    raw = env.get("HOST")
+    if raw is None or raw.strip() == "":
+        return "0.0.0.0"  # noqa: S104 - the API is reached through the load balancer
+    value = raw.strip()
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        raise SettingsError(f"HOST={raw!r} is not valid: expected an IP address or a host name to bind")
+    return value
+
+
 def _url_or_none(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -168,14 +197,14 @@ class Settings:
             database_url=_database_url(env),
             sqs_queue_url=_url_or_none(env, "SQS_QUEUE_URL"),
             sqs_endpoint_url=_url_or_none(env, "SQS_ENDPOINT_URL"),
-            aws_region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
+            aws_region=_aws_region(env),
             fail_threshold=_int(env, "FAIL_THRESHOLD", defaults.DEFAULT_FAIL_THRESHOLD, 1, 10),
             success_threshold=_int(env, "SUCCESS_THRESHOLD", defaults.DEFAULT_SUCCESS_THRESHOLD, 1, 10),
             min_check_interval=_int(
                 env, "MIN_CHECK_INTERVAL", defaults.DEFAULT_MIN_CHECK_INTERVAL, 1, defaults.MAX_CHECK_INTERVAL
             ),
             port=_int(env, "PORT", 8000, 1, 65535),
-            host=(env.get("HOST") or "0.0.0.0").strip(),  # noqa: S104
+            host=_host(env),
             web_concurrency=_int(env, "WEB_CONCURRENCY", 2, 1, 64),
             log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             allowed_private_cidrs=_cidrs(env, "ALLOWED_PRIVATE_CIDRS"),

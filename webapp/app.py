@@ -9,7 +9,9 @@ error JSON.
 
 from __future__ import annotations
 
-from flask import Flask, request
+import io
+
+from flask import Flask, abort, request
 from flask_smorest import Api
 
 from healthmon import __version__, defaults
@@ -54,6 +56,19 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     app.extensions["healthmon.settings"] = settings
 
     bind(settings.database_url)
+
+    @app.before_request
+    def _limit_streamed_body():
+        # MAX_CONTENT_LENGTH only judges a declared Content-Length; a chunked body has none, and werkzeug
+        # would cut it at the limit and hand the parser truncated JSON (a misleading 400). Read it here,
+        # up to one byte over the limit, and answer 413 like any other oversized body.
+        if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+            return
+        data = request.environ["wsgi.input"].read(defaults.MAX_REQUEST_BYTES + 1)
+        if len(data) > defaults.MAX_REQUEST_BYTES:
+            abort(413)
+        request.environ["wsgi.input"] = io.BytesIO(data)
+        request.environ["CONTENT_LENGTH"] = str(len(data))
 
     @app.before_request
     def _connect():

@@ -120,7 +120,13 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
                     monitor=monitor, from_status=old_status, to_status="UNKNOWN", created_at=now,
                     reason="monitor edited (" + ", ".join(sorted(changed & set(RESET_ON_CHANGE))) + " changed)",
                 )
-        if reset or "check_interval" in changed or (monitor.enabled and not was_enabled):
+        reenabled = monitor.enabled and not was_enabled
+        if reenabled and not reset:
+            # Counters from before the pause are old evidence: one failure a week ago plus one now must
+            # not make two consecutive failures. The status stays, so a recovery still alerts DOWN -> UP.
+            monitor.consecutive_failures = 0
+            monitor.consecutive_successes = 0
+        if reset or "check_interval" in changed or reenabled:
             monitor.next_check_at = now
         if changed:
             monitor.updated_at = now

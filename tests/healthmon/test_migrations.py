@@ -40,3 +40,11 @@ def test_two_db_init_tasks_at_once_both_succeed_on_postgresql(pg_server):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]
+
+
+def test_a_percent_escaped_password_reaches_postgresql_decoded():
+    from healthmon.db import make_database
+
+    db = make_database("postgresql://app:p%40ss%2Fw0rd@db.internal:5432/healthmon")
+    assert db.connect_params["password"] == "p@ss/w0rd"
+    assert db.connect_params["user"] == "app"

@@ -54,3 +54,9 @@ def test_the_reason_names_the_kind_of_address():
     with pytest.raises(BlockedAddress) as err:
         AddressGuard().check_ip("100.64.0.1")
     assert err.value.reason == "100.64.0.1 is a carrier-grade NAT address"
+
+
+def test_a_wrapped_address_is_described_by_what_it_wraps():
+    with pytest.raises(BlockedAddress) as err:
+        AddressGuard().check_ip("::ffff:127.0.0.1")
+    assert err.value.reason == "::ffff:7f00:1 is a loopback address"

@@ -35,10 +35,35 @@ def test_log_lines_at_debug_never_carry_a_webhook_token():
     finally:
         setup_logging("WARNING")
     out = stream.getvalue()
-    assert "sending to https://hooks.slack.com/services/****" in out
+    assert "sending to https://hooks.slack.com/****" in out
     assert "SECRETTOKEN" not in out
 
 
 def test_a_short_secret_path_is_never_shown_whole():
     assert mask_webhook_url("https://example.com/t0ken") == "https://example.com/t****"
     assert mask_webhook_url("https://example.com/") == "https://example.com****"
+
+
+def test_it_masks_a_password_given_as_a_query_parameter_or_holding_an_at_sign():
+    assert redact_database_url("postgresql://pg@h/db?password=S3cret&sslmode=require") == (
+        "postgresql://pg@h/db?password=***&sslmode=require"
+    )
+    assert redact_database_url("postgresql://u:p@ss@h:5432/db") == "postgresql://u:***@h:5432/db"
+
+
+def test_any_url_in_free_text_keeps_only_scheme_and_host():
+    text = "Failing row contains (7, x, https://discord.com/api/webhooks/1/DTOKEN, http://10.0.0.9:81/h?token=QTOKEN)"
+    cleaned = redact_text(text)
+    assert "DTOKEN" not in cleaned and "QTOKEN" not in cleaned
+    assert "https://discord.com/****" in cleaned and "http://10.0.0.9:81/****" in cleaned
+    assert redact_text("serving on http://127.0.0.1:8000") == "serving on http://127.0.0.1:8000"
+
+
+def test_sql_statements_logged_by_peewee_at_debug_are_not_shown():
+    stream = io.StringIO()
+    setup_logging("DEBUG", stream=stream)
+    try:
+        logging.getLogger("peewee").debug("('INSERT ... VALUES (?)', ['https://example.com/hook/PEEWEETOKEN'])")
+    finally:
+        setup_logging("WARNING")
+    assert "PEEWEETOKEN" not in stream.getvalue()

@@ -29,6 +29,8 @@ def test_it_switches_to_sqs_when_a_queue_url_is_set():
         ("LOG_LEVEL", "chatty", "LOG_LEVEL='chatty' is not valid: expected one of DEBUG, INFO, WARNING, ERROR"),
         ("ALLOWED_PRIVATE_CIDRS", "10.0.0.0/8,nope", "'nope' is not a CIDR"),
         ("SQS_QUEUE_URL", "not-a-url", "SQS_QUEUE_URL='not-a-url' is not valid"),
+        ("AWS_REGION", "bad region!", "AWS_REGION='bad region!' is not valid: expected an AWS region"),
+        ("HOST", "0.0.0.0; rm -rf", "HOST='0.0.0.0; rm -rf' is not valid"),
     ],
 )
 def test_it_rejects_a_bad_value_naming_the_variable(name, value, expected):
@@ -63,3 +65,10 @@ def test_it_refuses_both_a_database_url_and_its_file(tmp_path):
 def test_it_parses_allowed_private_ranges():
     s = Settings.from_env({"ALLOWED_PRIVATE_CIDRS": "10.0.0.0/8, 127.0.0.0/8"})
     assert [str(n) for n in s.allowed_private_cidrs] == ["10.0.0.0/8", "127.0.0.0/8"]
+
+
+def test_it_accepts_real_regions_and_bind_addresses():
+    assert Settings.from_env({"AWS_REGION": "us-gov-west-1"}).aws_region == "us-gov-west-1"
+    assert Settings.from_env({"AWS_DEFAULT_REGION": "eu-central-1"}).aws_region == "eu-central-1"
+    for host in ("127.0.0.1", "::", "localhost", "api.internal"):
+        assert Settings.from_env({"HOST": host}).host == host

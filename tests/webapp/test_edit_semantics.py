@@ -94,6 +94,12 @@ def test_re_enabling_schedules_a_check_now(api, down_monitor):
     assert _due_now(_row(down_monitor))
 
 
+def test_re_enabling_forgets_the_counters_from_before_the_pause_but_keeps_the_status(api, down_monitor):
+    api.patch(f"/monitors/{down_monitor}", json={"enabled": False})
+    body = api.patch(f"/monitors/{down_monitor}", json={"enabled": True}).get_json()
+    assert (body["status"], body["consecutive_failures"], body["consecutive_successes"]) == ("DOWN", 0, 0)
+
+
 def test_an_unchanged_monitor_keeps_its_updated_at(api):
     created = api.post("/monitors", json=STEP10).get_json()
     body = api.put(f"/monitors/{created['id']}", json=STEP10).get_json()

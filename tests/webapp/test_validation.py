@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -159,3 +160,19 @@ def test_it_reports_every_bad_field_at_once(api):
 def test_the_step10_payload_with_a_bad_interval_is_refused(api):
     response = api.post("/monitors", json={**STEP10, "check_interval": "30"})
     _assert_refused(response, "check_interval", "integer", 0)
+
+
+def test_it_answers_413_to_a_chunked_body_over_64_kib_too(api):
+    body = json.dumps({**VALID, "name": "x" * (64 * 1024)}).encode()
+    response = api.post("/monitors", input_stream=io.BytesIO(body), content_type="application/json",
+                        headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 413
+    assert response.get_json()["code"] == 413
+    assert monitor_count() == 0
+
+
+def test_a_small_chunked_body_is_accepted(api):
+    body = json.dumps(VALID).encode()
+    response = api.post("/monitors", input_stream=io.BytesIO(body), content_type="application/json",
+                        headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 201, response.get_json()
