@@ -1,0 +1,58 @@
+"""The role's variables stay in step with healthmon: every setting has one, defaults agree, and the
+README documents each variable with its default."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from healthmon.settings import Settings
+from tests.ansible.support import ANSIBLE_DIR
+
+yaml = pytest.importorskip("yaml")  # installed with ansible-core
+
+ROLE = ANSIBLE_DIR / "roles" / "healthmon"
+AWS_ROLE = ANSIBLE_DIR / "roles" / "healthmon_aws"
+
+
+def _variables_read_by_settings() -> set[str]:
+    source = (ANSIBLE_DIR.parent / "healthmon" / "settings.py").read_text()
+    names = set(re.findall(r'_\w+\(\s*env,\s*"([A-Z][A-Z0-9_]+)"', source))
+    names |= set(re.findall(r'env\.get\("([A-Z][A-Z0-9_]+)"\)', source))
+    names |= {f"{n}_FILE" for n in re.findall(r'_secret\(env,\s*"([A-Z_]+)"', source)}
+    return names
+
+
+def _defaults(role):
+    return yaml.safe_load((role / "defaults" / "main.yml").read_text())
+
+
+def test_every_setting_healthmon_reads_has_a_role_variable():
+    mapped = set(yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_healthmon_settings"])
+    assert _variables_read_by_settings() - {"AWS_DEFAULT_REGION"} == mapped
+
+
+def test_the_role_defaults_are_healthmons_own_defaults():
+    d, s = _defaults(ROLE), Settings()
+    assert d["healthmon_fail_threshold"] == s.fail_threshold
+    assert d["healthmon_success_threshold"] == s.success_threshold
+    assert d["healthmon_port"] == s.port
+    assert d["healthmon_host"] == s.host
+    assert d["healthmon_log_level"] == s.log_level
+    assert d["healthmon_aws_region"] == s.aws_region
+    assert d["healthmon_stop_timeout"] > s.shutdown_grace
+    aws = _defaults(AWS_ROLE)
+    assert aws["healthmon_aws_sqs_max_receives"] == s.queue_max_receives
+    assert aws["healthmon_aws_sqs_visibility_timeout"] == s.queue_visibility_timeout
+
+
+def test_the_readme_documents_every_variable_with_its_default():
+    for role in (ROLE, AWS_ROLE):
+        readme = (role / "README.md").read_text()
+        rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", readme, flags=re.MULTILINE))
+        defaults = _defaults(role)
+        assert set(rows) == set(defaults), role.name
+        for name, value in defaults.items():
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                assert rows[name] == str(value) or rows[name] == f'"{value}"', (name, rows[name], value)
