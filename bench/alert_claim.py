@@ -1,9 +1,10 @@
 """How long one outbox claim takes with a large history of sent alerts.
 
-    .venv/bin/python bench/alert_claim.py sqlite:////tmp/claim.db 200000
-    .venv/bin/python bench/alert_claim.py postgresql://postgres@127.0.0.1:5432/claimbench 200000
+    .venv/bin/python bench/alert_claim.py sqlite:////tmp/claim.db 200000 [WEBHOOKS]
+    .venv/bin/python bench/alert_claim.py postgresql://postgres@127.0.0.1:5432/claimbench 200000 [WEBHOOKS]
 
-Fills the outbox with N sent rows spread over 500 webhooks plus 50 pending rows, then times claims.
+Fills the outbox with N sent rows spread over WEBHOOKS webhooks (default 500; 1 is the common "one Slack
+channel for everything" case) plus 50 pending rows, then times claims.
 """
 
 from __future__ import annotations
@@ -20,28 +21,29 @@ from healthmon.netguard import AddressGuard
 from healthmon.settings import Settings
 
 
-def main(url: str, n: int) -> None:
+def main(url: str, n: int, webhooks: int = 500) -> None:
     bind(url)
     init_db()
     AlertOutbox.delete().execute()
     now = utcnow()
     old = now - dt.timedelta(days=1)
-    rows = [dict(event_id=i, monitor_id=i % 500, webhook_url=f"https://hooks.example/{i % 500}/secret",
+    rows = [dict(event_id=i, monitor_id=i % 500, webhook_url=f"https://hooks.example/{i % webhooks}/secret",
                  webhook_format="json", payload="{}", state="sent", attempts=1, created_at=old, sent_at=old,
-                 next_attempt_at=old) for i in range(n)]
+                 attempted_at=old, next_attempt_at=old) for i in range(n)]
     with database.atomic():
         for start in range(0, n, 5000):
             AlertOutbox.insert_many(rows[start:start + 5000]).execute()
         for i in range(50):
-            AlertOutbox.create(event_id=n + i, monitor_id=i, webhook_url=f"https://hooks.example/{i}/secret",
+            AlertOutbox.create(event_id=n + i, monitor_id=i, webhook_url=f"https://hooks.example/{i % webhooks}/secret",
                                webhook_format="json", payload="{}", created_at=now, next_attempt_at=now)
     sender = AlertSender(Settings(database_url=url), AddressGuard(), post=lambda *a, **k: None)
     claims, start = 0, time.perf_counter()
     while sender._claim() is not None:
         claims += 1
     elapsed = time.perf_counter() - start
-    print(f"{url.split(':')[0]} rows={n} claims={claims} per_claim_ms={1000 * elapsed / max(claims, 1):.2f}")
+    print(f"{url.split(':')[0]} rows={n} webhooks={webhooks} claims={claims} "
+          f"per_claim_ms={1000 * elapsed / max(claims, 1):.2f}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), *(int(a) for a in sys.argv[3:4]))

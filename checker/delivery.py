@@ -1,33 +1,37 @@
 """Alert delivery: claims due outbox rows and POSTs them to their webhooks.
 
 The recorder writes an AlertOutbox row in the same transaction as the state change; this module turns
-rows into HTTP requests. Guarantees (see docs/alerts.md):
+rows into HTTP requests; how an answer is judged (sent, later, never) is in checker/webhook_answers.py.
+Guarantees (see docs/alerts.md):
 
 - Claims are atomic: a conditional UPDATE (attempts + 1, locked_until = lease) inside a transaction that,
   on PostgreSQL, selected the row FOR UPDATE SKIP LOCKED, and on SQLite holds the write lock. Two senders,
   threads or processes, never claim one row. A sender that dies mid-send loses its lease, and the row is
   claimed again when the lease ends.
-- Per webhook, messages go out in event order and at most one per second (Slack's documented limit):
-  a row is claimable only when no earlier row for the same webhook is still pending and nothing was sent to
-  that webhook in the last second. Both facts come from the outbox itself, so the limit holds across any
-  number of checker processes.
-- At least once: a row is marked sent after the POST returns 2xx. Slack's webhook API has no idempotency
-  key, so a crash between the POST and that commit re-sends the message; JSON receivers get an
-  `Idempotency-Key: healthmon-event-<event_id>` header to drop such a duplicate.
+- Per webhook, requests go out in event order and at most one per second (Slack's documented limit):
+  a row is claimable only when no earlier row for the same webhook is still pending and no row for that
+  webhook was attempted (claimed, whatever the answer) in the last second. Both facts come from the outbox
+  itself, so the limit holds across any number of checker processes, for failing webhooks too.
+- At least once: a row is marked sent after the POST returns 2xx. If that commit fails it is retried with
+  backoff while the lease still has MARK_SENT_MARGIN to run, so a database blip does not re-send. Slack's
+  webhook API has no idempotency key, so a crash (or a longer outage) between the POST and that commit
+  re-sends the message; JSON receivers get an `Idempotency-Key: healthmon-event-<event_id>` header.
 - Retries: timeouts, connection errors, 5xx and 408 back off exponentially (5 s doubling, cap 10 min,
-  jittered) until MAX_ATTEMPTS or MAX_AGE; 429 waits exactly Retry-After seconds. Other 4xx (404, 410,
-  Slack's invalid_token / no_service / channel_not_found ...) and a blocked address give up at once.
-- The monitor's `last_alert_error` says what went wrong (status, Slack error code, time; never the URL)
-  and is cleared by the next successful delivery.
+  jittered) until MAX_ATTEMPTS or MAX_AGE. 429 waits Retry-After seconds when that is at least
+  MIN_SEND_INTERVAL, else the backoff for its count of 429s; 429s have their own cap, MAX_RATE_LIMITED.
+  Other 4xx (404, 410, Slack's invalid_token / no_service / channel_not_found ...) and a blocked address
+  give up at once.
+- The monitor's `last_alert_error` says what went wrong (status, a known Slack error code, time; never the
+  URL or other body text) and is cleared by the next successful delivery. Only the lease holder writes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import email.utils
 import logging
 import random
-import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +39,8 @@ import peewee as pw
 
 from checker import http as checker_http
 from checker.alerts import format_time
-from healthmon.db import database, for_update, utcnow
+from checker.webhook_answers import Verdict, judge_response
+from healthmon.db import database, for_update, is_postgres, utcnow
 from healthmon.models import AlertOutbox, Monitor
 from healthmon.netguard import AddressGuard
 from healthmon.redact import mask_webhook_url, redact_text
@@ -49,28 +54,27 @@ WEBHOOK_TIMEOUT = 10.0
 """Seconds for one POST. Slack answers in well under a second; a receiver slower than this is down."""
 CLAIM_LEASE = dt.timedelta(seconds=WEBHOOK_TIMEOUT + 20)
 """How long a claimed row stays invisible to other senders: the POST plus generous time to commit."""
+MARK_SENT_MARGIN = dt.timedelta(seconds=5)
+"""Retrying the mark-sent commit stops this long before the lease ends (clock skew between hosts, the
+commit itself), so no other sender re-claims, and re-sends, a row while we still try to record it."""
+MARK_SENT_FIRST_PAUSE = 0.1
+MARK_SENT_MAX_PAUSE = 2.0
+"""Pauses between mark-sent retries: 0.1 s doubling to 2 s, about a dozen tries within the budget."""
 MIN_SEND_INTERVAL = dt.timedelta(seconds=1)
 """Slack allows one message per second per webhook (api.slack.com/apis/rate-limits); we keep to it for all."""
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 600.0
-"""Retry delays: 5 s, 10 s, 20 s ... capped at 10 minutes."""
+"""Retry delays: 5 s, 10 s, 20 s ... capped at 10 minutes. Never less than MIN_SEND_INTERVAL."""
 BACKOFF_JITTER = 0.2
 """Each delay is spread +-20% so a fleet of monitors alerting to one failing receiver does not retry in step."""
 MAX_ATTEMPTS = 8
 MAX_AGE = dt.timedelta(hours=1)
-"""Give up after 8 attempts (about 10 minutes of backoff) or an hour after the event, whichever is first:
-an alert older than that describes a state that has likely changed again."""
-RETRYABLE_4XX = (408, 425, 429)
-"""4xx answers that mean "later"; every other 4xx (and a 3xx: redirects are not followed) is permanent."""
-SLACK_PERMANENT_ERRORS = frozenset({
-    "invalid_token", "no_service", "no_service_id", "no_team", "team_disabled", "channel_not_found",
-    "channel_is_archived", "action_prohibited", "posting_to_general_channel_denied", "user_not_found",
-    "invalid_payload",
-})
-"""Slack's webhook error codes (plain-text bodies) that no retry can fix."""
-_ERROR_TOKEN = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
-
-
+"""Give up after 8 failed attempts (about 10 minutes of backoff) or an hour after the event, whichever is
+first: an alert older than that describes a state that has likely changed again."""
+MAX_RATE_LIMITED = 30
+"""429 answers one alert may get before we give up. Kept apart from MAX_ATTEMPTS because a 429 says "later",
+not "broken"; bounded because a receiver answering `Retry-After: 1` forever must not keep us busy for the
+whole hour. Worst case per alert: 30 requests 1 s apart, plus MAX_ATTEMPTS backed-off ones."""
 @dataclass(frozen=True)
 class _Claim:
     id: int
@@ -80,35 +84,30 @@ class _Claim:
     webhook_format: str
     payload: str
     attempts: int
+    rate_limited: int
     created_at: dt.datetime
     lease: dt.datetime
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    ok: bool
-    permanent: bool
-    status: int | None
-    error: str  # short, safe: no URL
-    retry_after: float | None = None
 
 
 class AlertSender:
     """Delivers due alerts. One per process; `post` and `clock` are injectable for tests.
 
-    `clock()` returns naive UTC now (the outbox's time base); `jitter()` returns a float in [0, 1).
+    `clock()` returns naive UTC now (the outbox's time base); `jitter()` returns a float in [0, 1);
+    `sleep(seconds)` pauses between mark-sent retries.
     """
 
     def __init__(self, settings: Settings, guard: AddressGuard, *,
                  post: Callable[..., checker_http.HttpResponse] | None = None,
                  clock: Callable[[], dt.datetime] = utcnow,
                  jitter: Callable[[], float] = random.random,
+                 sleep: Callable[[float], object] = time.sleep,
                  timeout: float = WEBHOOK_TIMEOUT):
         self.settings = settings
         self.guard = guard
         self.post = post or checker_http.post
         self.clock = clock
         self.jitter = jitter
+        self.sleep = sleep
         self.timeout = timeout
 
     def deliver_due(self, limit: int = 50) -> int:
@@ -126,16 +125,18 @@ class AlertSender:
     def _claim(self) -> _Claim | None:
         """Atomically take the oldest claimable row: attempts + 1 and a lease, committed before the POST."""
         now = self.clock()
-        # Two separate NOT EXISTS (not one with OR) so each can use the (webhook_url, state, sent_at) index.
+        # Two separate NOT EXISTS (not one with OR) so each can use the (webhook_url, state, attempted_at)
+        # index. `just_tried` covers every state (a 429'd row is pending, a given-up one failed); the IN list
+        # turns into one index range probe per state instead of a walk over the webhook's whole history.
         earlier = AlertOutbox.alias("earlier")
         waiting = earlier.select(pw.SQL("1")).where(
             (earlier.webhook_url == AlertOutbox.webhook_url) & (earlier.state == PENDING)
             & (earlier.id < AlertOutbox.id)
         )
         recent = AlertOutbox.alias("recent")
-        just_sent = recent.select(pw.SQL("1")).where(
-            (recent.webhook_url == AlertOutbox.webhook_url) & (recent.state == SENT)
-            & (recent.sent_at > now - MIN_SEND_INTERVAL)
+        just_tried = recent.select(pw.SQL("1")).where(
+            (recent.webhook_url == AlertOutbox.webhook_url) & recent.state.in_((PENDING, SENT, FAILED))
+            & (recent.attempted_at > now - MIN_SEND_INTERVAL)
         )
         query = (
             AlertOutbox.select()
@@ -144,7 +145,7 @@ class AlertSender:
                 & (AlertOutbox.next_attempt_at <= now)
                 & (AlertOutbox.locked_until.is_null() | (AlertOutbox.locked_until <= now))
                 & ~pw.fn.EXISTS(waiting)
-                & ~pw.fn.EXISTS(just_sent)
+                & ~pw.fn.EXISTS(just_tried)
             )
             # Most overdue first, which walks the (state, next_attempt_at) index; event order per webhook is
             # kept by `waiting`, not by this ORDER BY.
@@ -157,7 +158,7 @@ class AlertSender:
             if row is None:
                 return None
             taken = (
-                AlertOutbox.update(attempts=AlertOutbox.attempts + 1, locked_until=lease)
+                AlertOutbox.update(attempts=AlertOutbox.attempts + 1, locked_until=lease, attempted_at=now)
                 .where((AlertOutbox.id == row.id) & (AlertOutbox.state == PENDING)
                        & (AlertOutbox.locked_until.is_null() | (AlertOutbox.locked_until <= now)))
                 .execute()
@@ -165,7 +166,7 @@ class AlertSender:
             if taken != 1:  # another sender got there first (cannot happen under the locks; kept as a guard)
                 return None
         return _Claim(row.id, row.event_id, row.monitor_id, row.webhook_url, row.webhook_format, row.payload,
-                      row.attempts + 1, row.created_at, lease)
+                      row.attempts + 1, row.rate_limited, row.created_at, lease)
 
     def _deliver(self, claim: _Claim) -> None:
         headers = {"Content-Type": "application/json"}
@@ -175,26 +176,19 @@ class AlertSender:
         try:
             response = self.post(claim.webhook_url, claim.payload.encode("utf-8"), headers, self.timeout, self.guard,
                                  **extra)
-            verdict = _judge_response(response, self.clock())
+            verdict = judge_response(response, self.clock())
         except checker_http.TransportError as exc:
-            verdict = _Verdict(False, exc.kind == "blocked_address", None,
-                               f"webhook {exc.kind}: {redact_text(exc.message)}")
+            verdict = Verdict(False, exc.kind == "blocked_address", None,
+                              f"webhook {exc.kind}: {redact_text(exc.message)[:200]}")
         except Exception as exc:  # noqa: BLE001 - an unexpected client bug must not wedge the row
-            verdict = _Verdict(False, False, None, f"webhook request failed ({exc.__class__.__name__})")
+            verdict = Verdict(False, False, None, f"webhook request failed ({exc.__class__.__name__})")
         self._finish(claim, verdict)
 
-    def _finish(self, claim: _Claim, verdict: _Verdict) -> None:
+    def _finish(self, claim: _Claim, verdict: Verdict) -> None:
         now = self.clock()
-        # Only while our lease holds: a sender whose lease ran out must not overwrite the next claimant.
-        where = ((AlertOutbox.id == claim.id) & (AlertOutbox.state == PENDING)
-                 & (AlertOutbox.locked_until == claim.lease))
         who = f"monitor={claim.monitor_id} event={claim.event_id} webhook={mask_webhook_url(claim.webhook_url)}"
         if verdict.ok:
-            with database.atomic():
-                updated = (AlertOutbox.update(state=SENT, sent_at=now, locked_until=None, last_error=None)
-                           .where(where).execute())
-                (Monitor.update(last_alert_error=None)
-                 .where((Monitor.id == claim.monitor_id) & Monitor.last_alert_error.is_null(False)).execute())
+            updated = self._record_sent(claim, who)
             log.info("[WEBHOOK] sent status=%d %s attempt=%d", verdict.status, who, claim.attempts)
             if updated != 1:
                 log.warning("[WEBHOOK] %s: lease expired before the send was recorded; it may be sent again", who)
@@ -208,64 +202,92 @@ class AlertSender:
         else:
             text = f"{verdict.error} at {when}; retrying at {format_time(retry_at)}"
             values = {"next_attempt_at": retry_at, "locked_until": None, "last_error": text}
+        if verdict.status == 429:
+            values["rate_limited"] = AlertOutbox.rate_limited + 1
         with database.atomic():
-            AlertOutbox.update(values).where(where).execute()
-            Monitor.update(last_alert_error=text).where(Monitor.id == claim.monitor_id).execute()
-        if retry_at is None:
+            updated = AlertOutbox.update(values).where(_ours(claim)).execute()
+            if updated == 1:  # a sender that lost its lease must not overwrite what the new owner reports
+                Monitor.update(last_alert_error=text).where(Monitor.id == claim.monitor_id).execute()
+        if updated != 1:
+            log.warning("[WEBHOOK] failed %s attempt=%d: %s; lease lost, outcome not recorded", who,
+                        claim.attempts, verdict.error)
+        elif retry_at is None:
             log.error("[WEBHOOK] gave up %s attempt=%d: %s", who, claim.attempts, verdict.error)
         else:
             log.warning("[WEBHOOK] failed %s attempt=%d: %s; retry in %.1fs", who, claim.attempts, verdict.error,
                         (retry_at - now).total_seconds())
 
-    def _retry_time(self, claim: _Claim, verdict: _Verdict, now: dt.datetime) -> dt.datetime | None:
-        """When to try again, or None to give up (too many attempts, too old, or Retry-After past MAX_AGE)."""
-        deadline = claim.created_at + MAX_AGE
-        if verdict.retry_after is not None:
-            # 429: the receiver named the time; it does not count against MAX_ATTEMPTS, only the deadline.
-            at = now + dt.timedelta(seconds=verdict.retry_after)
-            return at if at <= deadline else None
-        if claim.attempts >= MAX_ATTEMPTS:
-            return None
-        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (claim.attempts - 1))
-        delay = min(BACKOFF_CAP, delay * (1 + BACKOFF_JITTER * (2 * self.jitter() - 1)))
-        at = now + dt.timedelta(seconds=delay)
-        return at if at <= deadline else None
+    def _record_sent(self, claim: _Claim, who: str) -> int:
+        """Mark the row sent (and clear the monitor's error), retrying database errors with backoff until
+        MARK_SENT_MARGIN before the lease ends. Returns the rows updated: 0 when the lease was lost.
+        Raises the last database error when the budget is spent (the row is then sent again later)."""
+        budget = min(CLAIM_LEASE, claim.lease - self.clock()) - MARK_SENT_MARGIN
+        # Both time bases bound the budget: the outbox clock (what other senders compare the lease with)
+        # and the monotonic one (so a stuck or injected clock cannot make this loop forever).
+        give_up_at = claim.lease - MARK_SENT_MARGIN
+        give_up_mono = time.monotonic() + max(budget.total_seconds(), 0.0)
+        pause, tries = MARK_SENT_FIRST_PAUSE, 0
+        while True:
+            tries += 1
+            try:
+                return self._mark_sent(claim, self.clock())
+            except (pw.OperationalError, pw.InterfaceError) as exc:
+                error = f"{exc.__class__.__name__}: {redact_text(str(exc))[:200]}"
+                left = min((give_up_at - self.clock()).total_seconds(), give_up_mono - time.monotonic())
+                if left <= 0:
+                    log.error("[WEBHOOK] %s: recording the send failed %d time(s) (%s); giving up, it will be "
+                              "sent again when the lease ends", who, tries, error)
+                    raise
+                log.warning("[WEBHOOK] %s: recording the send failed (try %d, %s); retrying in %.1fs", who, tries,
+                            error, min(pause, left))
+                _drop_broken_connection()
+                self.sleep(min(pause, left))
+                pause = min(pause * 2, MARK_SENT_MAX_PAUSE)
+
+    def _mark_sent(self, claim: _Claim, now: dt.datetime) -> int:
+        """One try at recording a successful send; the monitor's error is cleared only by the lease holder."""
+        with database.atomic():
+            updated = (AlertOutbox.update(state=SENT, sent_at=now, locked_until=None, last_error=None)
+                       .where(_ours(claim)).execute())
+            if updated == 1:
+                (Monitor.update(last_alert_error=None)
+                 .where((Monitor.id == claim.monitor_id) & Monitor.last_alert_error.is_null(False)).execute())
+        return updated
+
+    def _retry_time(self, claim: _Claim, verdict: Verdict, now: dt.datetime) -> dt.datetime | None:
+        """When to try again, or None to give up (too many attempts, too old, or Retry-After past MAX_AGE).
+        Never sooner than MIN_SEND_INTERVAL, whatever Retry-After says."""
+        if verdict.status == 429:
+            count = claim.rate_limited + 1
+            if count >= MAX_RATE_LIMITED:
+                return None
+            floor = MIN_SEND_INTERVAL.total_seconds()
+            honoured = verdict.retry_after is not None and verdict.retry_after >= floor
+            # Retry-After: 0, a tiny value or a past date would have us hammer the receiver: back off instead.
+            delay = verdict.retry_after if honoured else self._backoff(count)
+        else:
+            failures = claim.attempts - claim.rate_limited  # lost leases count too: the POST may have happened
+            if failures >= MAX_ATTEMPTS:
+                return None
+            delay = self._backoff(failures)
+        at = now + max(dt.timedelta(seconds=delay), MIN_SEND_INTERVAL)
+        return at if at <= claim.created_at + MAX_AGE else None
+
+    def _backoff(self, n: int) -> float:
+        """Seconds before try n + 1 after n failures: 5 s doubling, capped, jittered."""
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (max(n, 1) - 1))
+        return min(BACKOFF_CAP, delay * (1 + BACKOFF_JITTER * (2 * self.jitter() - 1)))
 
 
-def _judge_response(response: checker_http.HttpResponse, now: dt.datetime) -> _Verdict:
-    status = response.status
-    if 200 <= status < 300:
-        return _Verdict(True, False, status, "")
-    token = _error_token(response.body)
-    error = f"webhook returned {status}" + (f" ({token})" if token else "")
-    if status == 429:
-        wait = parse_retry_after(response.headers.get("retry-after"), now)
-        return _Verdict(False, False, status, error, retry_after=wait)
-    if token in SLACK_PERMANENT_ERRORS:
-        return _Verdict(False, True, status, error)
-    if status >= 500 or status in RETRYABLE_4XX:
-        return _Verdict(False, False, status, error)
-    return _Verdict(False, True, status, error)
+def _ours(claim: _Claim) -> pw.Expression:
+    """Rows still held by this claim: a sender whose lease was taken over must not overwrite the new owner."""
+    return ((AlertOutbox.id == claim.id) & (AlertOutbox.state == PENDING)
+            & (AlertOutbox.locked_until == claim.lease))
 
 
-def _error_token(body: bytes) -> str | None:
-    """A Slack-style error code from a plain-text body, or None. Arbitrary bodies are never echoed."""
-    text = body[:80].decode("utf-8", "replace").strip()
-    return text if _ERROR_TOKEN.match(text) else None
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Retry-After as seconds: delay-seconds, or an HTTP-date (RFC 9110 10.2.3). None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    now = now or utcnow()
-    return max((when.astimezone(dt.UTC).replace(tzinfo=None) - now).total_seconds(), 0.0)
+def _drop_broken_connection() -> None:
+    """After a failed commit on PostgreSQL the connection may be dead; close it so the next try reconnects.
+    SQLite's errors (locked, busy) leave the connection usable, and closing an in-memory one loses data."""
+    if is_postgres() and not database.in_transaction():
+        with contextlib.suppress(Exception):  # closing a dead connection may fail too; reconnecting will tell
+            database.close()

@@ -103,8 +103,10 @@ class AlertOutbox(BaseModel):
     webhook_format = pw.CharField(max_length=8)
     payload = pw.TextField()  # the JSON body to POST
     state = pw.CharField(max_length=8, default="pending")  # pending, sent, failed
-    attempts = pw.IntegerField(default=0)
+    attempts = pw.IntegerField(default=0)  # every claim, whatever its answer
+    rate_limited = pw.IntegerField(default=0)  # how many of those were answered 429 (their own, larger cap)
     next_attempt_at = pw.DateTimeField(default=utcnow)
+    attempted_at = pw.DateTimeField(null=True)  # start of the latest attempt: the per-webhook rate rule reads it
     locked_until = pw.DateTimeField(null=True)
     last_error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
@@ -115,8 +117,9 @@ class AlertOutbox(BaseModel):
         indexes = (
             (("state", "next_attempt_at"), False),
             # The sender's per-webhook order and rate checks (checker/delivery.py) probe this for every
-            # candidate; without it a claim scans the whole history (~0.6 s at 200k rows on SQLite).
-            (("webhook_url", "state", "sent_at"), False),
+            # candidate; without it a claim scans the whole history (~0.6 s at 200k rows on SQLite). The rate
+            # check asks `state IN (all states) AND attempted_at > ?`: one range probe per state.
+            (("webhook_url", "state", "attempted_at"), False),
         )
 
 

@@ -8,6 +8,7 @@ import pytest
 from checker import delivery
 from checker.record import record_result
 from checker.result import CheckResult as Result
+from checker.webhook_answers import parse_retry_after
 from healthmon.models import AlertOutbox, Monitor
 from healthmon.netguard import AddressGuard
 from healthmon.queue.base import CheckJob
@@ -104,7 +105,13 @@ def test_a_429_waits_exactly_retry_after(db, settings, hook):
     [
         (Reply.slack_error("channel_not_found"), "webhook returned 404 (channel_not_found)"),
         (Reply.slack_error("invalid_token", 403), "webhook returned 403 (invalid_token)"),
+        (Reply.slack_error("no_service", 403), "webhook returned 403 (no_service)"),
+        (Reply.slack_error("no_service", 404), "webhook returned 404 (no_service)"),
+        (Reply(404, "Not Found"), "webhook returned 404 at"),
+        (Reply(404, ""), "webhook returned 404 at"),
         (Reply(410, "<html>gone</html>"), "webhook returned 410 at"),
+        (Reply(410, ""), "webhook returned 410 at"),
+        (Reply(400, "hello_world"), "webhook returned 400 at"),  # looks like a code, but not one we know
     ],
 )
 def test_a_permanent_failure_gives_up_at_once_and_shows_on_the_monitor(db, settings, hook, reply, shown):
@@ -121,6 +128,17 @@ def test_a_permanent_failure_gives_up_at_once_and_shows_on_the_monitor(db, setti
     error = Monitor.get_by_id(m.id).last_alert_error
     assert error.startswith(shown) and "gave up after 1 attempt" in error
     assert "127.0.0.1" not in error and "<html>" not in error
+
+
+@pytest.mark.parametrize("body", ["ok", "channel_not_found", "<html>Bad Gateway</html>"])
+def test_a_5xx_body_is_never_shown_or_read_as_a_slack_code(db, settings, hook, body):
+    hook.script(Reply(500, body))
+    m = make_monitor(hook.url)
+    alert = queue_alert(m)
+    sender(settings, Clock()).deliver_due()
+    assert row(alert).state == "pending"  # retried: a Slack code in a 5xx body does not make it permanent
+    expected = "webhook returned 500 at 2026-01-20T10:30:00.000Z; retrying at 2026-01-20T10:30:05.000Z"
+    assert Monitor.get_by_id(m.id).last_alert_error == expected == row(alert).last_error
 
 
 def test_a_timeout_is_retried(db, settings, hook):
@@ -199,7 +217,7 @@ def test_messages_to_one_webhook_go_out_in_event_order(db, settings, hook):
     [("1", 1.0), ("120", 120.0), ("Tue, 20 Jan 2026 10:30:30 GMT", 30.0), ("soon", None), (None, None)],
 )
 def test_it_reads_retry_after_as_seconds_or_a_date(value, seconds):
-    assert delivery.parse_retry_after(value, T0) == seconds
+    assert parse_retry_after(value, T0) == seconds
 
 
 def test_json_payload_round_trips(db, settings, hook):

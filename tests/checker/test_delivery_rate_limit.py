@@ -1,9 +1,13 @@
-"""At most one message per second per webhook, derived from the outbox so it holds across processes."""
+"""At most one request per second per webhook, derived from the outbox so it holds across processes, and
+429 answers that never make us hammer a receiver."""
 
 import pytest
 
+from checker.delivery import MAX_ATTEMPTS, MAX_RATE_LIMITED
+from checker.http import HttpResponse
+from healthmon.models import Monitor
 from tests.checker.delivery_helpers import Clock, make_monitor, queue_alert, row, sender
-from tests.support.webhook import WebhookReceiver
+from tests.support.webhook import Reply, WebhookReceiver
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,3 +54,67 @@ def test_different_webhooks_do_not_wait_for_each_other(db, settings):
         queue_alert(a)
         assert sender(settings).deliver_due() == 2
         assert len(one.requests) == 1 and len(two.requests) == 1
+
+
+def test_a_failing_webhook_gets_at_most_one_request_a_second_across_senders(db, settings):
+    """The limit counts attempts, not only successes: three alerts to a deleted webhook are not fired at once."""
+    with WebhookReceiver(default=Reply(404, "")) as hook:
+        m = make_monitor(hook.url)
+        alerts = [queue_alert(m) for _ in range(3)]
+        clock = Clock()
+        one, two = sender(settings, clock), sender(settings, clock)
+        assert one.deliver_due() == 1
+        assert two.deliver_due() == 0 and one.deliver_due() == 0
+        clock.advance(0.999)
+        assert two.deliver_due() == 0
+        clock.advance(0.001)
+        assert two.deliver_due() == 1
+        clock.advance(1)
+        assert one.deliver_due() == 1
+        assert len(hook.requests) == 3 and all(row(a).state == "failed" for a in alerts)
+
+
+def _always_429(clock, headers):
+    calls = []
+
+    def post(*args, **kwargs):
+        calls.append(clock())
+        return HttpResponse(429, headers, b"rate_limited")
+
+    return post, calls
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["0", "Tue, 20 Jan 2026 10:00:00 GMT", "0.5", None],  # nothing, a past date, unreadable, absent
+)
+def test_a_429_that_asks_for_no_real_wait_is_backed_off_not_hammered(db, settings, retry_after):
+    m = make_monitor("http://127.0.0.1:9/never")
+    alert = queue_alert(m)
+    clock = Clock()
+    post, calls = _always_429(clock, {"retry-after": retry_after} if retry_after else {})
+    s = sender(settings, clock, post=post)
+    for _ in range(200):  # 100 s of a sender loop that never sleeps, in 0.5 s steps
+        s.deliver_due()
+        clock.advance(0.5)
+    gaps = [(b - a).total_seconds() for a, b in zip(calls, calls[1:], strict=False)]
+    assert gaps == [5, 10, 20, 40]  # the backoff (jitter centred), where the old code sent ~1000 a second
+    assert row(alert).state == "pending" and row(alert).rate_limited == 5
+    assert Monitor.get_by_id(m.id).last_alert_error.startswith("webhook returned 429 (rate_limited) at ")
+
+
+def test_a_receiver_answering_retry_after_1_forever_gets_one_request_a_second_until_the_429_cap(db, settings):
+    m = make_monitor("http://127.0.0.1:9/never")
+    alert = queue_alert(m)
+    clock = Clock()
+    post, calls = _always_429(clock, {"retry-after": "1"})
+    s = sender(settings, clock, post=post)
+    for _ in range(2 * (MAX_RATE_LIMITED + 10)):
+        s.deliver_due()
+        clock.advance(0.5)
+    gaps = {(b - a).total_seconds() for a, b in zip(calls, calls[1:], strict=False)}
+    assert gaps == {1.0}
+    assert len(calls) == MAX_RATE_LIMITED > MAX_ATTEMPTS  # 429s have their own, larger cap
+    assert row(alert).state == "failed"
+    assert row(alert).last_error.startswith("webhook returned 429 (rate_limited) at ")
+    assert row(alert).last_error.endswith(f"gave up after {MAX_RATE_LIMITED} attempt(s)")
