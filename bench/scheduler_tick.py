@@ -2,9 +2,15 @@
 
     .venv/bin/python bench/scheduler_tick.py [--due 1000] [--total 10000] [--rounds 5]
         [--pg postgresql://postgres@127.0.0.1:5432/postgres]   # server on which a scratch DB is made
+        [--moto]   # also: lock hold per transaction with SQS (a local moto_server), both sub-batch sizes
 
 `--total` monitors exist, `--due` of them are due; each round resets them and times one tick
-(SCHEDULER_BATCH = --due). Prints min and median per engine. Pass `--pg ''` to skip PostgreSQL.
+(SCHEDULER_BATCH = --due). Three cases per engine, because `claim_due` runs one query for monitors
+awaiting their first check before the oldest-first one:
+  checked  the due monitors have been checked before (the steady state);
+  new      the due monitors await their first check (just created or edited);
+  backlog  every monitor is due and checked (after downtime): the first-check query finds none among them.
+Prints min and median per engine and case. Pass `--pg ''` to skip PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,30 +18,35 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import scheduler.scheduler as scheduler_module  # noqa: E402
 from healthmon.db import bind, database  # noqa: E402
 from healthmon.migrations import init_db  # noqa: E402
 from healthmon.models import Monitor, QueueMessage  # noqa: E402
 from healthmon.queue.database import DatabaseQueue  # noqa: E402
 from healthmon.settings import Settings  # noqa: E402
-from scheduler.scheduler import Scheduler  # noqa: E402
+from scheduler.scheduler import LOCAL_SUB_BATCH, REMOTE_SUB_BATCH, Scheduler  # noqa: E402
 
 NOW = dt.datetime(2026, 1, 20, 10, 30)
+LATER = NOW + dt.timedelta(hours=1)
+CASES = ("checked", "new", "backlog")
 
 
 def populate(total: int) -> None:
     rows = [
-        {"name": f"m{i}", "url": f"https://m{i}.example/", "check_interval": 60, "timeout": 5,
-         "next_check_at": NOW + dt.timedelta(hours=1)}
+        {"name": f"m{i}", "url": f"https://m{i}.example/", "check_interval": 60, "timeout": 5, "next_check_at": LATER}
         for i in range(total)
     ]
     with database.atomic():
@@ -43,34 +54,104 @@ def populate(total: int) -> None:
             Monitor.insert_many(rows[start : start + 500]).execute()
 
 
-def reset(due: int) -> None:
+def reset(case: str, due: int) -> None:
     with database.atomic():
         QueueMessage.delete().execute()
-        Monitor.update(next_check_at=NOW + dt.timedelta(hours=1)).execute()
+        if case == "backlog":
+            Monitor.update(next_check_at=NOW - dt.timedelta(seconds=30), status="UP", consecutive_successes=1).execute()
+            return
+        Monitor.update(next_check_at=LATER, status="UP", consecutive_successes=1).execute()
         ids = Monitor.select(Monitor.id).order_by(Monitor.id).limit(due)
-        Monitor.update(next_check_at=NOW - dt.timedelta(seconds=1)).where(Monitor.id.in_(ids)).execute()
+        fields = {"next_check_at": NOW - dt.timedelta(seconds=1)}
+        if case == "new":
+            fields.update(status="UNKNOWN", consecutive_successes=0)
+        Monitor.update(**fields).where(Monitor.id.in_(ids)).execute()
 
 
-def bench(url: str, due: int, total: int, rounds: int) -> list[float]:
+def bench(url: str, due: int, total: int, rounds: int) -> dict[str, list[float]]:
     bind(url)
     init_db()
     populate(total)
     settings = dataclasses.replace(Settings.from_env({"DATABASE_URL": url}), scheduler_batch=due)
     scheduler = Scheduler(settings, DatabaseQueue(settings))
-    times = []
-    for _ in range(rounds):
-        reset(due)
-        started = time.perf_counter()
-        enqueued = scheduler.tick(now=NOW)
-        times.append(time.perf_counter() - started)
-        assert enqueued == due, enqueued
+    times: dict[str, list[float]] = {case: [] for case in CASES}
+    for case in CASES:
+        for _ in range(rounds):
+            reset(case, due)
+            started = time.perf_counter()
+            enqueued = scheduler.tick(now=NOW)
+            times[case].append(time.perf_counter() - started)
+            assert enqueued == due, enqueued
     database.close()
     return times
 
 
-def report(name: str, times: list[float], due: int) -> None:
-    print(f"{name:<11} {due} due: min {min(times) * 1000:7.1f} ms  median {statistics.median(times) * 1000:7.1f} ms"
-          f"  ({due / statistics.median(times):,.0f} jobs/s)")
+def report(name: str, times: dict[str, list[float]], due: int, total: int) -> None:
+    for case, t in times.items():
+        print(f"{name:<11} {case:<8} {due} due of {total}: min {min(t) * 1000:7.1f} ms"
+              f"  median {statistics.median(t) * 1000:7.1f} ms  ({due / statistics.median(t):,.0f} jobs/s)")
+
+
+class _TimedTransactions:
+    """Stands in for `database` in scheduler.scheduler and records how long each transaction was open."""
+
+    def __init__(self):
+        self.held: list[float] = []
+
+    def atomic(self):
+        outer, real = self, database.atomic()
+
+        class Timed:
+            def __enter__(self):
+                self.started = time.perf_counter()
+                return real.__enter__()
+
+            def __exit__(self, *exc):
+                result = real.__exit__(*exc)
+                outer.held.append(time.perf_counter() - self.started)
+                return result
+
+        return Timed()
+
+
+def bench_sqs_lock_hold(due: int) -> None:
+    """One tick of `due` monitors sent to a fresh queue on a local moto_server, per sub-batch size."""
+    from healthmon.queue.base import CheckJob
+    from healthmon.queue.sqs import SqsQueue
+    from tests.support import moto
+
+    port = moto.free_port()
+    process = subprocess.Popen(moto._moto_command(port), env={**os.environ, **moto.DUMMY_AWS_ENV},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = moto.MotoServer(port, process)
+    try:
+        moto._wait_until_up(server)
+        with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, server.env):
+            url = f"sqlite:///{tmp}/bench.db"
+            bind(url)
+            init_db()
+            populate(due)
+            for sub_batch in (LOCAL_SUB_BATCH, REMOTE_SUB_BATCH):
+                queue_url, _ = server.create_queue()
+                settings = dataclasses.replace(server.settings(sqs_queue_url=queue_url, database_url=url),
+                                               scheduler_batch=due)
+                queue = SqsQueue(settings)
+                started = time.perf_counter()
+                queue.send_jobs([CheckJob(1, NOW)] * 10)  # also builds the client outside the tick
+                one_call = time.perf_counter() - started
+                reset("checked", due)
+                timed = _TimedTransactions()
+                with mock.patch.object(scheduler_module, "database", timed):
+                    started = time.perf_counter()
+                    Scheduler(settings, queue, sub_batch=sub_batch).tick(now=NOW)
+                    tick = time.perf_counter() - started
+                print(f"sqs(moto)   sub-batch {sub_batch}: tick {tick * 1000:,.0f} ms, {len(timed.held)} transactions,"
+                      f" lock held median {statistics.median(timed.held) * 1000:,.0f} ms"
+                      f" max {max(timed.held) * 1000:,.0f} ms (one SendMessageBatch {one_call * 1000:.0f} ms)")
+            database.close()
+    finally:
+        process.terminate()
+        process.wait()
 
 
 def main() -> None:
@@ -79,10 +160,11 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--moto", action="store_true")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        report("sqlite", bench(f"sqlite:///{tmp}/bench.db", args.due, args.total, args.rounds), args.due)
+        report("sqlite", bench(f"sqlite:///{tmp}/bench.db", args.due, args.total, args.rounds), args.due, args.total)
 
     if args.pg:
         import psycopg2
@@ -94,11 +176,14 @@ def main() -> None:
             cur.execute(f'CREATE DATABASE "{name}"')
         try:
             url = urlunsplit(urlsplit(args.pg)._replace(path=f"/{name}"))
-            report("postgresql", bench(url, args.due, args.total, args.rounds), args.due)
+            report("postgresql", bench(url, args.due, args.total, args.rounds), args.due, args.total)
         finally:
             with admin.cursor() as cur:
                 cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
+
+    if args.moto:
+        bench_sqs_lock_hold(args.due)
 
 
 if __name__ == "__main__":

@@ -14,18 +14,36 @@ from collections.abc import Callable
 
 from healthmon.db import database, utcnow
 from healthmon.queue.base import CheckQueue
+from healthmon.queue.database import DatabaseQueue
 from healthmon.settings import Settings
 from scheduler.due import claim_due
 
 log = logging.getLogger("healthmon.scheduler")
 
-SUB_BATCH = 500
-"""Monitors claimed per transaction: bounds lock time and the size of one UPDATE, and keeps a failed
-send from rolling back more than this many claims."""
+LOCAL_SUB_BATCH = 500
+"""Monitors claimed per transaction with the database queue. Claim and enqueue are one local transaction
+(one UPDATE, one INSERT), about 25-50 ms for 500, so the row locks are short even at this size; larger
+would lengthen them and the UPDATE for little gain."""
+
+REMOTE_SUB_BATCH = 100
+"""Monitors claimed per transaction with a remote queue (SQS). The jobs are sent before the commit, so
+the claimed rows (PostgreSQL) or the whole database (SQLite's write lock) stay locked for the sends:
+100 jobs are 10 SendMessageBatch calls (10 per call), ~0.1-0.2 s, where 500 would be 50 calls and up to
+~1.4 s more per call on retries, all the while a checker's record_result (SELECT ... FOR UPDATE on the
+monitor) and the API wait. A failed send also rolls back at most this many claims."""
+
+
+def sub_batch_for(queue: CheckQueue) -> int:
+    """The sub-batch for `queue`: LOCAL_SUB_BATCH for the database queue, else REMOTE_SUB_BATCH (any
+    other queue is taken to be remote: the cautious choice)."""
+    return LOCAL_SUB_BATCH if isinstance(queue, DatabaseQueue) else REMOTE_SUB_BATCH
 
 
 class Scheduler:
-    """Claims due monitors and enqueues their jobs. Safe to run several at once (see `claim_due`)."""
+    """Claims due monitors and enqueues their jobs. Safe to run several at once (see `claim_due`).
+
+    `sub_batch` (monitors per transaction) defaults to `sub_batch_for(queue)`.
+    """
 
     def __init__(
         self,
@@ -33,12 +51,12 @@ class Scheduler:
         queue: CheckQueue,
         *,
         clock: Callable[[], dt.datetime] = utcnow,
-        sub_batch: int = SUB_BATCH,
+        sub_batch: int | None = None,
     ):
         self.settings = settings
         self.queue = queue
         self._clock = clock
-        self.sub_batch = max(1, sub_batch)
+        self.sub_batch = max(1, sub_batch or sub_batch_for(queue))
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """Enqueue the monitors due at `now` (default: the clock), at most `settings.scheduler_batch`.

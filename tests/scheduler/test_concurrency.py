@@ -14,7 +14,7 @@ from healthmon.models import QueueMessage
 from healthmon.queue.base import CheckJob
 from healthmon.queue.database import DatabaseQueue
 from scheduler.scheduler import Scheduler
-from tests.scheduler.support import T0, add_monitors
+from tests.scheduler.support import T0, add_monitors, put_on_phase
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,6 +25,7 @@ def test_concurrent_schedulers_enqueue_each_monitor_slot_exactly_once(settings):
     # Small batches so the schedulers interleave many times over the same due monitors.
     settings = dataclasses.replace(settings, scheduler_batch=40)
     ids = add_monitors(600, next_check_at=T0, interval=10)
+    first = put_on_phase(ids, 10)  # each at its own phase in [T0, T0 + 10 s)
     database.close()
     start = threading.Barrier(SCHEDULERS)
     errors: list[BaseException] = []
@@ -33,8 +34,8 @@ def test_concurrent_schedulers_enqueue_each_monitor_slot_exactly_once(settings):
         scheduler = Scheduler(settings, DatabaseQueue(settings), sub_batch=10)
         try:
             start.wait()
-            # Two rounds of slots: T0 (due at T0+1s) and T0+10s (due at T0+11s).
-            for now in (T0 + dt.timedelta(seconds=1), T0 + dt.timedelta(seconds=11)):
+            # Two rounds of slots: the first (all due at T0+10s) and the next (all due at T0+20s).
+            for now in (T0 + dt.timedelta(seconds=10), T0 + dt.timedelta(seconds=20)):
                 while scheduler.tick(now=now):
                     pass
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
@@ -51,6 +52,6 @@ def test_concurrent_schedulers_enqueue_each_monitor_slot_exactly_once(settings):
 
     jobs = [CheckJob.from_json(m.body) for m in QueueMessage.select()]
     counts = collections.Counter((j.monitor_id, j.slot) for j in jobs)
-    expected = {(m, T0 + dt.timedelta(seconds=s)) for m in ids for s in (0, 10)}
+    expected = {(m, first[m] + dt.timedelta(seconds=s)) for m in ids for s in (0, 10)}
     assert set(counts) == expected
     assert max(counts.values()) == 1
