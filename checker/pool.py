@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -25,6 +26,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("healthmon.checker")
 
@@ -49,6 +51,38 @@ ALERT_IDLE_SECONDS = 0.5
 
 EXIT_FORCED = 1
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+"""cgroup v2 CPU limit: "<quota> <period>" in microseconds, or "max <period>" when unlimited. In a container
+(ECS, Kubernetes, docker --cpus) this is the limit; os.cpu_count() is the host's CPU count."""
+
+
+def cgroup_cpu_limit(path: str = CGROUP_CPU_MAX) -> int | None:
+    """CPUs allowed by the cgroup v2 quota at `path`: ceil(quota / period), at least 1. None when the file is
+    missing or unreadable, says "max" (no limit), or cannot be parsed."""
+    try:
+        fields = Path(path).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+    except ValueError:
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, math.ceil(quota / period))
+
+
+def usable_cpus(cpu_max_path: str = CGROUP_CPU_MAX) -> int:
+    """CPUs this process may actually use: its affinity mask (taskset, cpusets), capped by the cgroup v2 quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(cpu_max_path)
+    return max(1, min(cpus, limit) if limit is not None else cpus)
 
 
 class _ChildSignals:
@@ -244,7 +278,7 @@ class Pool:
 
 def run(settings, processes: int | None = None, concurrency: int | None = None) -> int:
     """Run the pool until SIGTERM/SIGINT. Returns 0 after a clean stop, 1 if children had to be killed."""
-    processes = processes or settings.checker_processes or os.cpu_count() or 1
+    processes = processes or settings.checker_processes or usable_cpus()
     concurrency = concurrency or settings.checker_concurrency
     pool = Pool(settings, processes, concurrency)
     signals_seen = []

@@ -64,4 +64,15 @@ class CheckQueue(Protocol):
     def release(self, received: ReceivedJob) -> None:
         """Make the message visible again now (visibility 0), e.g. on shutdown."""
 
+    def delete_many(self, received: list[ReceivedJob]) -> int:
+        """Acknowledge several messages in as few calls as the backend allows (SQS: 10 a call). Returns how
+        many were deleted. An entry that fails (stale receipt, per-entry error) is logged and left: the message
+        is redelivered, and a job whose result is committed is then dropped. Raises if a call fails outright."""
+
+    def release_many(self, received: list[ReceivedJob]) -> int:
+        """`release` for several messages (SQS: 10 a call). Returns how many were released; failed entries are
+        logged and left (they return after the visibility timeout). Raises if a call fails outright.
+        A release does not count as a receive towards dead-lettering on the database queue; on SQS it does
+        (ApproximateReceiveCount only grows)."""
+
     def close(self) -> None: ...

@@ -2,13 +2,15 @@
 
 For running without AWS (the embedded default and `healthmon up`). A received message is invisible
 until `visible_at`; it is delivered again unless deleted; a message received `queue_max_receives`
-times is dead-lettered (`dead_at` set) instead of being delivered once more. Receipts change on every
+times is dead-lettered (`dead_at` set) instead of being delivered once more; a release (a checker handing a
+job back at shutdown) undoes its receive, so deploys never dead-letter healthy jobs. Receipts change on every
 receive, so a consumer whose visibility expired and whose message was taken by another consumer can
 no longer delete or release it.
 
 Claiming is atomic: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED` lets consumers claim disjoint
 rows without waiting; on SQLite the IMMEDIATE transaction holds the single write lock.
-Uses the process's bound `healthmon.db.database`; `send_jobs` inside an open transaction joins it.
+Uses the process's bound `healthmon.db.database`; `send_jobs` inside an open transaction joins it. Usable
+from several threads: peewee gives each thread its own connection, which that thread must close before it ends.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable
+
+from peewee import Case
 
 from healthmon.db import database, for_update, utcnow
 from healthmon.defaults import MAX_BATCH_SIZE
@@ -31,7 +35,11 @@ POLL_INTERVAL = 0.2
 an idle consumer costs five cheap indexed reads a second."""
 
 INSERT_CHUNK = 500
-"""Rows per INSERT: well under SQLite's bound-parameter limit (32,766) with 5 columns a row."""
+"""Rows per INSERT (and receipts per DELETE/UPDATE): well under SQLite's bound-parameter limit (32,766)."""
+
+
+def _chunks(items: list) -> list[list]:
+    return [items[i : i + INSERT_CHUNK] for i in range(0, len(items), INSERT_CHUNK)]
 
 
 class DatabaseQueue:
@@ -126,25 +134,36 @@ class DatabaseQueue:
         return out
 
     @staticmethod
-    def _row_id(receipt: str) -> int | None:
-        head, _, _ = receipt.partition(".")
-        return int(head) if head.isdigit() else None
+    def _match(received: list[ReceivedJob]):
+        """Rows whose latest receipt is one of these. A receipt starts with its row id, so the id narrows
+        the search through the primary key and the receipt proves the receive is still the latest."""
+        receipts = [r.receipt for r in received]
+        ids = {int(head) for head, _, _ in (x.partition(".") for x in receipts) if head.isdigit()}
+        return QueueMessage.id.in_(sorted(ids)) & QueueMessage.receipt.in_(receipts)
 
     def delete(self, received: ReceivedJob) -> None:
         """Delete the message if `received` is still its latest receipt; a stale receipt does nothing."""
-        row_id = self._row_id(received.receipt)
-        if row_id is not None:
-            QueueMessage.delete().where(
-                (QueueMessage.id == row_id) & (QueueMessage.receipt == received.receipt)
-            ).execute()
+        self.delete_many([received])
 
     def release(self, received: ReceivedJob) -> None:
-        """Make the message visible now, if `received` is still its latest receipt."""
-        row_id = self._row_id(received.receipt)
-        if row_id is not None:
-            QueueMessage.update(visible_at=self._clock(), receipt=None).where(
-                (QueueMessage.id == row_id) & (QueueMessage.receipt == received.receipt)
-            ).execute()
+        """Make the message visible now, if `received` is still its latest receipt (see release_many)."""
+        self.release_many([received])
+
+    def delete_many(self, received: list[ReceivedJob]) -> int:
+        """One DELETE (per INSERT_CHUNK receipts) for the messages whose latest receipt is given; stale
+        receipts are ignored. Returns how many rows were deleted."""
+        return sum(QueueMessage.delete().where(self._match(chunk)).execute() for chunk in _chunks(received))
+
+    def release_many(self, received: list[ReceivedJob]) -> int:
+        """One UPDATE (per INSERT_CHUNK receipts): visible now, and the receive undone (receive_count - 1,
+        never below 0), so messages handed back at shutdown never count towards dead-lettering, however
+        often checkers are redeployed. Stale receipts are ignored. Returns how many rows were released."""
+        undone = Case(None, [(QueueMessage.receive_count > 0, QueueMessage.receive_count - 1)], 0)
+        now = self._clock()
+        return sum(
+            QueueMessage.update(visible_at=now, receipt=None, receive_count=undone).where(self._match(chunk)).execute()
+            for chunk in _chunks(received)
+        )
 
     def dead_letters(self) -> int:
         """How many messages of this queue are dead-lettered (for operators and tests)."""

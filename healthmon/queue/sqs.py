@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -87,13 +88,17 @@ class SqsQueue:
         self._client_factory = client_factory
         self._client = None
         self._pid: int | None = None
+        self._client_lock = threading.Lock()
 
     @property
     def client(self):
-        if self._client is None or self._pid != os.getpid():
-            self._client = self._client_factory(self.settings)
-            self._pid = os.getpid()
-        return self._client
+        # A checker's receiver and acknowledger threads share one client (boto3 clients are thread-safe);
+        # the lock keeps two first uses from building two.
+        with self._client_lock:
+            if self._client is None or self._pid != os.getpid():
+                self._client = self._client_factory(self.settings)
+                self._pid = os.getpid()
+            return self._client
 
     def send_jobs(self, jobs: list[CheckJob]) -> int:
         """SendMessageBatch in chunks of 10; failed entries are retried, then `QueueSendError` is raised.
@@ -147,9 +152,35 @@ class SqsQueue:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=received.receipt)
 
     def release(self, received: ReceivedJob) -> None:
+        """Visible again now. SQS keeps the receive count (ApproximateReceiveCount only grows), so a
+        released message still counts towards the redrive policy's maxReceiveCount."""
         self.client.change_message_visibility(
             QueueUrl=self.queue_url, ReceiptHandle=received.receipt, VisibilityTimeout=0
         )
+
+    def delete_many(self, received: list[ReceivedJob]) -> int:
+        """DeleteMessageBatch, 10 entries a call. Failed entries are logged and left for redelivery."""
+        return self._batches(received, "delete_message_batch", "delete", {})
+
+    def release_many(self, received: list[ReceivedJob]) -> int:
+        """ChangeMessageVisibilityBatch to 0, 10 entries a call. Failed entries are logged and left: they
+        return after the visibility timeout. Each release still counts as a receive (see `release`)."""
+        return self._batches(received, "change_message_visibility_batch", "release", {"VisibilityTimeout": 0})
+
+    def _batches(self, received: list[ReceivedJob], call: str, what: str, extra: dict) -> int:
+        done = 0
+        for start in range(0, len(received), MAX_MESSAGES_PER_CALL):
+            chunk = received[start : start + MAX_MESSAGES_PER_CALL]
+            entries = [{"Id": str(i), "ReceiptHandle": r.receipt, **extra} for i, r in enumerate(chunk)]
+            response = getattr(self.client, call)(QueueUrl=self.queue_url, Entries=entries)
+            failed = response.get("Failed") or []
+            done += len(chunk) - len(failed)
+            if failed:
+                # Codes only: an entry's message may quote the receipt handle.
+                codes = ", ".join(sorted({str(f.get("Code", "?")) for f in failed}))
+                log.warning("[QUEUE] %d of %d %s(s) failed (%s); those messages come back after the visibility "
+                            "timeout", len(failed), len(chunk), what, codes)
+        return done
 
     def close(self) -> None:
         client, self._client = self._client, None

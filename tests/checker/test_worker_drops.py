@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from healthmon.models import CheckResult, Monitor, QueueMessage
-from tests.checker.worker_support import job_for, make_monitor, make_worker, step_until
+from tests.checker.worker_support import job_for, make_monitor, make_worker, step_until, stop_workers  # noqa: F401
 from tests.support.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(60)

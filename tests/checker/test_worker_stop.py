@@ -7,7 +7,7 @@ import time
 import pytest
 
 from healthmon.models import CheckResult, QueueMessage
-from tests.checker.worker_support import job_for, make_monitor, make_worker, step_until
+from tests.checker.worker_support import job_for, make_monitor, make_worker, step_until, stop_workers  # noqa: F401
 from tests.conftest import make_settings
 from tests.support.webhook import Reply, WebhookReceiver
 

@@ -1,9 +1,15 @@
-"""Shared helpers for the Worker tests: a real engine, the real database queue, a monitor, a job."""
+"""Shared helpers for the Worker tests: a real engine, the real database queue, a monitor, a job.
+
+Import `stop_workers` into a test module that uses `make_worker`: it stops every worker a test made, so no
+receiver thread outlives its test (it would take the next test's messages).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+
+import pytest
 
 from checker.http import CheckEngine
 from checker.worker import Worker
@@ -13,11 +19,28 @@ from healthmon.netguard import AddressGuard
 from healthmon.queue.base import CheckJob
 from healthmon.queue.database import DatabaseQueue
 
+RECEIVE_WAIT = 0.1
+"""The tests' long-poll wait: a receiver thread notices a stop and ends within it."""
 
-def make_worker(settings, **kwargs) -> Worker:
+_made: list[Worker] = []
+
+
+def make_worker(settings, queue=None, **kwargs) -> Worker:
     engine = CheckEngine(AddressGuard(settings.allowed_private_cidrs), max_concurrency=kwargs.pop("concurrency", 10))
-    kwargs.setdefault("idle_wait", 0.1)
-    return Worker(settings, DatabaseQueue(settings), engine, concurrency=engine.max_concurrency, **kwargs)
+    kwargs.setdefault("receive_wait", RECEIVE_WAIT)
+    worker = Worker(settings, queue or DatabaseQueue(settings), engine, concurrency=engine.max_concurrency, **kwargs)
+    _made.append(worker)
+    return worker
+
+
+@pytest.fixture(autouse=True)
+def stop_workers(db_url):
+    # Depends on db_url so it is torn down first, while the test's database is still bound.
+    yield
+    while _made:
+        worker = _made.pop()
+        worker.stop(grace=0)
+        worker.engine.close()
 
 
 def make_monitor(url: str, **fields) -> Monitor:
@@ -40,3 +63,11 @@ def step_until(worker: Worker, predicate, timeout: float = 10.0):
         if result:
             return result
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def wait_until(predicate, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.01)

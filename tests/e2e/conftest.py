@@ -63,6 +63,14 @@ class Distributed:
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
+    def counts(self, queue_url: str | None = None) -> tuple[int, int]:
+        """(visible, in flight) messages of the queue (moto's counts are exact)."""
+        attrs = self.sqs().get_queue_attributes(
+            QueueUrl=queue_url or self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
     def close(self) -> None:
         for proc in self.procs:
             proc.kill()

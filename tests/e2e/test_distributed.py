@@ -157,3 +157,38 @@ def test_healthmon_up_runs_on_postgresql_and_sqs_when_they_are_configured(distri
         assert distributed.queued(distributed.dlq_url) == 0
         code, took = up.stop(40)
         assert code == 0, up.output()[-3000:]
+
+
+def test_sigterm_at_the_default_grace_hands_back_checks_that_cannot_finish_within_25_seconds(distributed, monkeypatch):
+    # Defaults: SHUTDOWN_GRACE 20 s, QUEUE_WAIT_SECONDS 20 s. Ten slots (2 x 5); four quick jobs finish, then ten
+    # of twelve endless ones (a 30 s timeout, longer than the grace) fill the slots and two wait in the queue.
+    with TargetServer() as target:
+        with database_at(distributed.db_url):
+            quick = [Monitor.create(name=f"quick {i}", url=target.url(f"/?m={i}"), check_interval=60, timeout=5)
+                     for i in range(4)]
+            endless = [Monitor.create(name=f"drip {i}", url=target.url(f"/drip?m={i}"), check_interval=60,
+                                      timeout=30) for i in range(12)]
+            slot = utcnow().replace(microsecond=0) - dt.timedelta(seconds=1)
+        for key, value in distributed.moto.env.items():
+            monkeypatch.setenv(key, value)
+        queue = SqsQueue(distributed.moto.settings(sqs_queue_url=distributed.queue_url))
+        queue.send_jobs([CheckJob(m.id, slot) for m in quick + endless])
+        pool = distributed.start("checker", "checker", "--processes", "2", "--concurrency", "5")
+        with database_at(distributed.db_url):
+            wait_until(lambda: CheckResult.select().count() == 4, 30, "the quick checks recorded")
+        wait_until(lambda: distributed.counts() == (2, 10), 30, "ten checks running, two jobs waiting")
+
+        code, took = pool.stop(30)
+
+        assert code == 0, pool.output()[-3000:]
+        assert took <= 25
+        print(f"stopped in {took:.1f} s")
+        # Right away (no visibility timeout to wait for): the ten aborted checks are visible again with the two
+        # never received; nothing in flight, nothing lost, nothing dead-lettered, nothing recorded twice.
+        assert distributed.counts() == (12, 0)
+        assert distributed.queued(distributed.dlq_url) == 0
+        with database_at(distributed.db_url):
+            assert sorted(m for m, in CheckResult.select(CheckResult.monitor).tuples()) == [m.id for m in quick]
+        stats = _worker_stats(pool.output())
+        logged = [int(n) for n in re.findall(r"shutdown: released (\d+) unfinished", pool.output())]
+        assert sum(s["released"] for s in stats) == 10 and sorted(logged) == sorted(s["released"] for s in stats)

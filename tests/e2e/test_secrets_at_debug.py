@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.scenario import Api, wait_ready
 from tests.e2e.procs import free_port, wait_until
+from tests.e2e.scenario import Api, wait_ready
 from tests.support.targets import TargetServer
 from tests.support.webhook import Reply, WebhookReceiver
 

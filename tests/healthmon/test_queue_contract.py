@@ -137,13 +137,31 @@ def test_it_makes_a_released_message_visible_at_once(harness):
 
 
 def test_it_dead_letters_a_message_after_max_receives(harness):
-    queue = harness.make(visibility=30, max_receives=2)
+    queue = harness.make(visibility=SHORT_VISIBILITY, max_receives=2)
     queue.send_jobs([job(1)])
     for _ in range(2):
         [received] = queue.receive(10, 0)
-        queue.release(received)
+        time.sleep(SHORT_VISIBILITY + 0.3)  # never deleted: it comes back after its visibility timeout
     assert queue.receive(10, 0) == []
     assert harness.dead_letters() == 1
+
+
+def test_it_deletes_many_messages_in_batches(harness):
+    queue = harness.make(visibility=SHORT_VISIBILITY)
+    queue.send_jobs([job(i) for i in range(1, 24)])
+    received = receive_all(queue)
+    assert queue.delete_many(received) == 23
+    assert queue.delete_many([]) == 0
+    time.sleep(SHORT_VISIBILITY + 0.3)
+    assert queue.receive(10, 0) == []
+
+
+def test_it_releases_many_messages_visible_at_once(harness):
+    queue = harness.make(visibility=30)
+    queue.send_jobs([job(i) for i in range(1, 13)])
+    received = receive_all(queue)
+    assert queue.release_many(received) == 12
+    assert sorted(r.job.monitor_id for r in receive_all(queue)) == list(range(1, 13))
 
 
 def test_it_sends_more_than_ten_jobs_in_several_batches(harness):

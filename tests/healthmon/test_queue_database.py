@@ -84,8 +84,8 @@ def test_a_receive_skips_dead_letters_and_still_fills_the_batch(settings):
     clock = Clock()
     queue = DatabaseQueue(dataclasses.replace(settings, queue_max_receives=1), clock=clock)
     queue.send_jobs(jobs(3))
-    for r in queue.receive(10, 0):
-        queue.release(r)  # each received once: the next receive dead-letters them
+    assert len(queue.receive(10, 0)) == 3  # each received once and never deleted: the next receive dead-letters them
+    clock.now += dt.timedelta(seconds=settings.queue_visibility_timeout + 1)
     queue.send_jobs([CheckJob(9, SLOT, 1)])
     got = queue.receive(10, 0)
     assert [r.job.monitor_id for r in got] == [9]
@@ -114,3 +114,39 @@ def test_concurrent_consumers_never_receive_the_same_message(settings):
     everything = [body for out in seen for body in out]
     assert len(everything) == 200
     assert len(set(everything)) == 200
+
+
+def test_a_release_does_not_count_towards_dead_lettering(settings):
+    # A checker handing jobs back at every deploy must not dead-letter healthy jobs.
+    queue = DatabaseQueue(dataclasses.replace(settings, queue_max_receives=2))
+    queue.send_jobs(jobs(2))
+    for _ in range(5):
+        got = queue.receive(10, 0)
+        assert len(got) == 2 and {r.receive_count for r in got} == {1}
+        assert queue.release_many(got) == 2
+    assert queue.dead_letters() == 0
+    assert {m.receive_count for m in QueueMessage.select()} == {0}
+
+
+def test_a_release_never_takes_the_receive_count_below_zero(settings):
+    clock = Clock()
+    queue = DatabaseQueue(settings, clock=clock)
+    queue.send_jobs(jobs(1))
+    [received] = queue.receive(10, 0)
+    QueueMessage.update(receive_count=0).execute()  # e.g. a row reset by an operator meanwhile
+    queue.release(received)
+    assert QueueMessage.get().receive_count == 0
+
+
+def test_delete_many_and_release_many_ignore_stale_receipts(settings):
+    clock = Clock()
+    queue = DatabaseQueue(settings, clock=clock)
+    queue.send_jobs(jobs(2))
+    stale = queue.receive(10, 0)
+    clock.now += dt.timedelta(seconds=settings.queue_visibility_timeout + 1)
+    current = queue.receive(10, 0)
+
+    assert queue.release_many(stale) == 0 and queue.delete_many(stale) == 0
+    assert QueueMessage.select().count() == 2
+    assert queue.delete_many([current[0], stale[1]]) == 1
+    assert [m.receipt for m in QueueMessage.select()] == [current[1].receipt]

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from healthmon.queue import open_queue
-from healthmon.queue.base import CheckJob
+from healthmon.queue.base import CheckJob, ReceivedJob
 from healthmon.queue.sqs import QueueSendError, SqsQueue, ensure_queue
 from tests.conftest import make_settings
 
@@ -125,3 +125,43 @@ def test_a_receive_asks_for_the_configured_visibility_timeout():
     assert len(queue.receive(10, 0)) == 1
     time.sleep(1.3)
     assert len(queue.receive(10, 0)) == 1
+
+
+class BatchClient:
+    """delete_message_batch / change_message_visibility_batch that fail the entries whose receipt is listed."""
+
+    def __init__(self, failing_receipts=()):
+        self.failing = set(failing_receipts)
+        self.calls: list[tuple[str, list[dict]]] = []
+
+    def _batch(self, name, Entries):  # noqa: N803 - boto3's argument names
+        self.calls.append((name, Entries))
+        failed = [e for e in Entries if e["ReceiptHandle"] in self.failing]
+        return {"Successful": [{"Id": e["Id"]} for e in Entries if e not in failed],
+                "Failed": [{"Id": e["Id"], "Code": "ReceiptHandleIsInvalid", "SenderFault": True,
+                            "Message": f"handle {e['ReceiptHandle']} is invalid"} for e in failed]}
+
+    def delete_message_batch(self, QueueUrl, Entries):  # noqa: N803
+        return self._batch("delete", Entries)
+
+    def change_message_visibility_batch(self, QueueUrl, Entries):  # noqa: N803
+        return self._batch("visibility", Entries)
+
+
+def received(n: int) -> list[ReceivedJob]:
+    return [ReceivedJob(job=CheckJob(i, SLOT, 1), receipt=f"rh-{i}", receive_count=1, body="{}") for i in range(n)]
+
+
+def test_delete_many_sends_ten_entries_a_call_and_leaves_failed_entries(caplog):
+    client = BatchClient(failing_receipts={"rh-3", "rh-12"})
+    assert sqs_queue(client).delete_many(received(23)) == 21
+    assert [len(entries) for _, entries in client.calls] == [10, 10, 3]
+    assert "1 of 10 delete(s) failed" in caplog.text
+    assert "ReceiptHandleIsInvalid" in caplog.text and "rh-3" not in caplog.text  # codes only, never a handle
+
+
+def test_release_many_sets_visibility_zero_in_batches_of_ten():
+    client = BatchClient(failing_receipts={"rh-0"})
+    assert sqs_queue(client).release_many(received(12)) == 11
+    assert [(name, len(entries)) for name, entries in client.calls] == [("visibility", 10), ("visibility", 2)]
+    assert {e["VisibilityTimeout"] for _, entries in client.calls for e in entries} == {0}

@@ -15,7 +15,7 @@ from tests.support.moto import moto_server  # noqa: F401 - registers the fixture
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_it_sends_receives_releases_and_deletes_through_a_moto_server(moto_server, monkeypatch):  # noqa: F811
+def test_it_sends_receives_releases_and_deletes_in_batches_through_a_moto_server(moto_server, monkeypatch):  # noqa: F811
     queue_url, _ = moto_server.create_queue(max_receives=5, visibility_timeout=60)
     env = {**moto_server.env, "SQS_QUEUE_URL": queue_url}
     for key, value in env.items():
@@ -38,7 +38,6 @@ def test_it_sends_receives_releases_and_deletes_through_a_moto_server(moto_serve
     assert again.job == received[0].job
     assert again.receive_count == 2
 
-    for r in [again, *received[1:]]:
-        queue.delete(r)
+    assert queue.delete_many([again, *received[1:]]) == 12  # DeleteMessageBatch, 10 + 2
     assert queue.receive(10, 0) == []
     queue.close()

@@ -1,0 +1,136 @@
+"""The Worker's queue I/O runs beside the check loop: long polls sized to free slots, batched deletes, and a
+stop that hands back whatever a late receive returns."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from healthmon.models import CheckResult, QueueMessage
+from healthmon.queue.database import DatabaseQueue
+from tests.checker.worker_support import (  # noqa: F401 - stop_workers is an autouse fixture
+    job_for,
+    make_monitor,
+    make_worker,
+    step_until,
+    stop_workers,
+    wait_until,
+)
+from tests.conftest import make_settings
+from tests.support.webhook import Reply, WebhookReceiver
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def target():
+    with WebhookReceiver(default=Reply(200)) as server:
+        yield server
+
+
+class SpyQueue(DatabaseQueue):
+    """The database queue, recording every receive's arguments and every delete_many's size. A receive can be
+    held (`hold`) until `go` is set, as a long poll that is still waiting; `delete_delay` slows deletes."""
+
+    def __init__(self, settings, **kwargs):
+        super().__init__(settings, **kwargs)
+        self.receives: list[tuple[int, float]] = []
+        self.deletes: list[int] = []
+        self.hold = False
+        self.holding = threading.Event()
+        self.go = threading.Event()
+        self.delete_delay = 0.0
+
+    def receive(self, max_messages, wait_seconds):
+        self.receives.append((max_messages, wait_seconds))
+        if self.hold:
+            self.holding.set()
+            self.go.wait(30)
+            return super().receive(max_messages, 0)
+        return super().receive(max_messages, wait_seconds)
+
+    def delete(self, received):
+        raise AssertionError("the worker deletes in batches")
+
+    def delete_many(self, received):
+        time.sleep(self.delete_delay)
+        self.deletes.append(len(received))
+        return super().delete_many(received)
+
+
+def test_it_long_polls_for_no_more_messages_than_it_has_free_slots(settings, target):
+    target.default = Reply(200, delay=0.3)
+    queue = SpyQueue(settings)
+    queue.send_jobs([job_for(make_monitor(target.url_for(f"/{i}"))) for i in range(7)])
+    worker = make_worker(settings, queue, concurrency=3, receive_wait=0.2)
+    peak = 0
+
+    def done():
+        nonlocal peak
+        peak = max(peak, worker.engine.in_flight())
+        return QueueMessage.select().count() == 0
+
+    step_until(worker, done)
+    assert CheckResult.select().count() == 7 and peak == 3
+    assert {wait for _, wait in queue.receives} == {0.2}
+    # Never more than the free slots: 3 at first, then only what finished checks gave back.
+    assert queue.receives[0][0] == 3
+    assert all(1 <= asked <= 3 for asked, _ in queue.receives)
+
+
+def test_it_deletes_finished_jobs_in_batches_after_recording_them(settings, target):
+    queue = SpyQueue(settings)
+    queue.delete_delay = 0.3  # a slow round trip: what finishes meanwhile goes in the next call
+    queue.send_jobs([job_for(make_monitor(target.url_for(f"/{i}"))) for i in range(10)])
+    worker = make_worker(settings, queue)
+
+    step_until(worker, lambda: QueueMessage.select().count() == 0)
+
+    assert CheckResult.select().count() == 10
+    assert sum(queue.deletes) == 10 and len(queue.deletes) < 10
+
+
+def test_a_receive_that_returns_after_the_stop_is_handed_back_at_once_and_counted(settings, target, caplog):
+    queue = SpyQueue(settings)
+    queue.hold = True
+    worker = make_worker(settings, queue)
+    worker.step()  # starts the receiver, which is now in a long poll
+    assert queue.holding.wait(5)
+
+    worker.request_stop()
+    monitor = make_monitor(target.url)
+    queue.send_jobs([job_for(monitor)])
+    queue.go.set()  # the poll returns the job after the stop
+    wait_until(lambda: worker.stats["released"] == 1)
+    with caplog.at_level(logging.INFO, logger="healthmon.checker"):
+        released = worker.stop()
+
+    assert released == 1
+    assert "released 1 unfinished check(s)" in caplog.text  # the log line and the stat agree
+    assert target.requests == []
+    # Visible again now, and the receive does not count towards dead-lettering.
+    assert QueueMessage.get().receive_count == 0
+    assert [r.job.monitor_id for r in queue.receive(10, 0)] == [monitor.id]
+
+
+def test_stop_waits_at_most_about_a_second_for_a_receiver_stuck_in_a_long_poll(db_url):
+    settings = make_settings(database_url=db_url)
+    queue = SpyQueue(settings)
+    queue.hold = True
+    worker = make_worker(settings, queue)
+    worker.step()
+    assert queue.holding.wait(5)
+
+    started = time.monotonic()
+    worker.request_stop()
+    worker.stop()
+    took = time.monotonic() - started
+
+    assert took < 2.0
+    queue.go.set()  # let the abandoned thread finish (the queue is empty: it gets nothing)
+    receiver = worker.io._threads[0]
+    receiver.join(5)
+    assert not receiver.is_alive() and worker.stats["released"] == 0
