@@ -13,7 +13,7 @@ EXIT_NO_VENV=3
 if [ ! -x "$VENV/bin/checkov" ]; then
   echo "creating $VENV and installing checkov" >&2
   if ! { "$PYTHON" -m venv "$VENV" \
-         && "$VENV/bin/pip" install --quiet --disable-pip-version-check checkov; }; then
+         && "$VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==${CHECKOV_VERSION:-3.3.30}"; }; then
     echo "error: cannot create the checkov venv at $VENV (is PyPI reachable?)" >&2
     rm -rf "$VENV"
     exit "$EXIT_NO_VENV"
