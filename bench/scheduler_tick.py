@@ -2,7 +2,10 @@
 
     .venv/bin/python bench/scheduler_tick.py [--due 1000] [--total 10000] [--rounds 5]
         [--pg postgresql://postgres@127.0.0.1:5432/postgres]   # server on which a scratch DB is made
-        [--moto]   # also: lock hold per transaction with SQS (a local moto_server), both sub-batch sizes
+        [--moto]   # also: lock hold per transaction with SQS (a local moto_server), per sub-batch size
+        [--sqs-latency-ms 15]   # also: the same with a fake SQS client whose every call takes this long
+        [--send-threads 8]   # SendMessageBatch calls at once (sqs.SEND_THREADS); 1 = the old sequential sends
+        [--sub-batches 500,100]   # sub-batch sizes timed with --moto
 
 `--total` monitors exist, `--due` of them are due; each round resets them and times one tick
 (SCHEDULER_BATCH = --due). Three cases per engine, because `claim_due` runs one query for monitors
@@ -114,10 +117,10 @@ class _TimedTransactions:
         return Timed()
 
 
-def bench_sqs_lock_hold(due: int) -> None:
-    """One tick of `due` monitors sent to a fresh queue on a local moto_server, per sub-batch size."""
-    from healthmon.queue.base import CheckJob
-    from healthmon.queue.sqs import SqsQueue
+def bench_sqs_lock_hold(due: int, sub_batches: list[int]) -> None:
+    """One tick of `due` monitors sent to a fresh queue on a local moto_server, per sub-batch size.
+    moto_server is one CPU-bound Python process (~50-150 ms per SendMessageBatch here): concurrent sends
+    barely help against it, unlike against SQS, whose calls are round trips; see `bench_fake_sqs`."""
     from tests.support import moto
 
     port = moto.free_port()
@@ -126,32 +129,59 @@ def bench_sqs_lock_hold(due: int) -> None:
     server = moto.MotoServer(port, process)
     try:
         moto._wait_until_up(server)
-        with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, server.env):
-            url = f"sqlite:///{tmp}/bench.db"
-            bind(url)
-            init_db()
-            populate(due)
-            for sub_batch in (LOCAL_SUB_BATCH, REMOTE_SUB_BATCH):
-                queue_url, _ = server.create_queue()
-                settings = dataclasses.replace(server.settings(sqs_queue_url=queue_url, database_url=url),
-                                               scheduler_batch=due)
-                queue = SqsQueue(settings)
-                started = time.perf_counter()
-                queue.send_jobs([CheckJob(1, NOW)] * 10)  # also builds the client outside the tick
-                one_call = time.perf_counter() - started
-                reset("checked", due)
-                timed = _TimedTransactions()
-                with mock.patch.object(scheduler_module, "database", timed):
-                    started = time.perf_counter()
-                    Scheduler(settings, queue, sub_batch=sub_batch).tick(now=NOW)
-                    tick = time.perf_counter() - started
-                print(f"sqs(moto)   sub-batch {sub_batch}: tick {tick * 1000:,.0f} ms, {len(timed.held)} transactions,"
-                      f" lock held median {statistics.median(timed.held) * 1000:,.0f} ms"
-                      f" max {max(timed.held) * 1000:,.0f} ms (one SendMessageBatch {one_call * 1000:.0f} ms)")
-            database.close()
+        with mock.patch.dict(os.environ, server.env):
+            _time_sqs_ticks("sqs(moto)", due, sub_batches,
+                            lambda url: server.settings(sqs_queue_url=server.create_queue()[0], database_url=url))
     finally:
         process.terminate()
         process.wait()
+
+
+class _LatencyClient:
+    """An SQS client whose SendMessageBatch takes `latency` seconds (a round trip) and always succeeds."""
+
+    def __init__(self, latency: float):
+        self.latency = latency
+
+    def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's argument names
+        time.sleep(self.latency)
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def bench_fake_sqs(due: int, sub_batches: list[int], latency_ms: float) -> None:
+    """As `bench_sqs_lock_hold`, with a fake client whose every call takes `latency_ms` (as SQS's round trip)."""
+    client = _LatencyClient(latency_ms / 1000)
+    _time_sqs_ticks(f"sqs({latency_ms:.0f}ms)", due, sub_batches,
+                    lambda url: Settings.from_env({"DATABASE_URL": url, "SQS_QUEUE_URL": "https://sqs.invalid/q"}),
+                    client_factory=lambda settings: client)
+
+
+def _time_sqs_ticks(label: str, due: int, sub_batches: list[int], make_settings, **queue_kwargs) -> None:
+    from healthmon.queue.base import CheckJob
+    from healthmon.queue.sqs import SqsQueue
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        bind(url)
+        init_db()
+        populate(due)
+        for sub_batch in sub_batches:
+            settings = dataclasses.replace(make_settings(url), scheduler_batch=due)
+            queue = SqsQueue(settings, **queue_kwargs)
+            started = time.perf_counter()
+            queue.send_jobs([CheckJob(1, NOW)] * 10)  # also builds the client outside the tick
+            one_call = time.perf_counter() - started
+            reset("checked", due)
+            timed = _TimedTransactions()
+            with mock.patch.object(scheduler_module, "database", timed):
+                started = time.perf_counter()
+                Scheduler(settings, queue, sub_batch=sub_batch).tick(now=NOW)
+                tick = time.perf_counter() - started
+            queue.close()
+            print(f"{label:<11} sub-batch {sub_batch}: tick {tick * 1000:,.0f} ms, {len(timed.held)} transactions,"
+                  f" lock held median {statistics.median(timed.held) * 1000:,.0f} ms"
+                  f" max {max(timed.held) * 1000:,.0f} ms (one SendMessageBatch {one_call * 1000:.0f} ms)")
+        database.close()
 
 
 def main() -> None:
@@ -161,7 +191,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--moto", action="store_true")
+    parser.add_argument("--sqs-latency-ms", type=float, default=None)
+    parser.add_argument("--send-threads", type=int, default=None)
+    parser.add_argument("--sub-batches", default=f"{LOCAL_SUB_BATCH},{REMOTE_SUB_BATCH}")
     args = parser.parse_args()
+    if args.send_threads is not None:
+        import healthmon.queue.sqs as sqs
+
+        sqs.SEND_THREADS = args.send_threads
 
     with tempfile.TemporaryDirectory() as tmp:
         report("sqlite", bench(f"sqlite:///{tmp}/bench.db", args.due, args.total, args.rounds), args.due, args.total)
@@ -183,7 +220,9 @@ def main() -> None:
             admin.close()
 
     if args.moto:
-        bench_sqs_lock_hold(args.due)
+        bench_sqs_lock_hold(args.due, [int(size) for size in args.sub_batches.split(",")])
+    if args.sqs_latency_ms is not None:
+        bench_fake_sqs(args.due, [int(size) for size in args.sub_batches.split(",")], args.sqs_latency_ms)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 local target -> record_result -> delete. Usage:
 
     .venv/bin/python -m bench.worker_throughput [--jobs 2000] [--concurrency 100] [--db sqlite|URL]
-        [--queue-latency-ms 20] [--target-delay-ms 200]
+        [--queue-latency-ms 20] [--target-delay-ms 200] [--queue-threads]
 
 --queue-latency-ms adds that delay to every queue call (receive, delete, release and their batch forms), as a
-round trip to SQS would; the database queue underneath still does the work. --target-delay-ms makes the
-target answer after that delay (/slow-headers), so the reported check latency shows how long finished checks
-wait for the loop. The target is tests.support.targets.TargetServer (threaded) in a child process, so it does
+round trip to SQS would; the database queue underneath still does the work, and the worker uses its queue
+threads (as with SQS). Without it the worker receives and deletes inline (the database queue is local);
+--queue-threads makes it use the threads anyway (the behaviour before checker/queue_inline.py).
+--target-delay-ms makes the target answer after that delay (/slow-headers), so the reported check latency
+shows how long finished checks wait for the loop. The target is tests.support.targets.TargetServer
+(threaded) in a child process, so it does
 not compete for this process's GIL; the figure is still a lower bound bounded by this machine's CPU shared
 between target, worker and database.
 """
@@ -38,6 +41,8 @@ DELAYED_CALLS = ("receive", "delete", "release", "delete_many", "release_many")
 
 class DelayedQueue:
     """Wraps a CheckQueue: every call in DELAYED_CALLS sleeps `latency` seconds first (a network round trip)."""
+
+    remote = True  # stands in for SQS: the worker uses its queue threads
 
     def __init__(self, queue, latency: float):
         self._queue = queue
@@ -88,6 +93,7 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite")
     parser.add_argument("--queue-latency-ms", type=float, default=0.0)
     parser.add_argument("--target-delay-ms", type=float, default=0.0)
+    parser.add_argument("--queue-threads", action="store_true")
     args = parser.parse_args()
     url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if args.db == "sqlite" else args.db
     bind(url)
@@ -100,7 +106,8 @@ def main() -> None:
         slot = utcnow().replace(microsecond=0) - dt.timedelta(seconds=1)
         inner = DatabaseQueue(settings)
         inner.send_jobs([CheckJob(m.id, slot) for m in Monitor.select(Monitor.id)])
-        queue = DelayedQueue(inner, args.queue_latency_ms / 1000)
+        remote = args.queue_latency_ms or args.queue_threads
+        queue = DelayedQueue(inner, args.queue_latency_ms / 1000) if remote else inner
         engine = CheckEngine(AddressGuard(settings.allowed_private_cidrs), max_concurrency=args.concurrency)
         # idle_wait: the Worker before the receiver thread (kept so before/after use the same bench).
         extra = {"idle_wait": 0} if "idle_wait" in inspect.signature(Worker).parameters else {}
@@ -116,8 +123,9 @@ def main() -> None:
     latency = [r.latency_ms for r in CheckResult.select(CheckResult.latency_ms)]
     print(f"{args.jobs} checks ({ok} ok) in {took:.1f} s = {args.jobs / took:.0f} checks/s "
           f"(1 worker, concurrency {args.concurrency}, {url.split(':')[0]}, queue latency "
-          f"{args.queue_latency_ms:.0f} ms, target delay {args.target_delay_ms:.0f} ms); check latency "
-          f"p50 {percentile(latency, 0.5):.0f} ms, max {max(latency):.0f} ms; stop {stop_took:.1f} s; "
+          f"{args.queue_latency_ms:.0f} ms, {'threads' if remote else 'inline'}, target delay "
+          f"{args.target_delay_ms:.0f} ms); check latency p50 {percentile(latency, 0.5):.0f} ms, "
+          f"max {max(latency):.0f} ms; stop {stop_took:.1f} s; "
           f"left in queue {QueueMessage.select().count()}")
 
 

@@ -1,5 +1,6 @@
 """A checker process's queue I/O, off the check loop: a receiver thread that long-polls and an acknowledger
-thread that deletes in batches. The check loop (checker/worker.py) never waits on the queue.
+thread that deletes in batches. The check loop (checker/worker.py) never waits on the queue. Used for remote
+queues (`queue.remote`, SQS); the database queue's local calls are made inline (checker/queue_inline.py).
 
 Why threads: every queue call is a network round trip (tens of ms to SQS). Made from the thread that drives
 libcurl, each one delays collecting finished checks and starting new ones; measured with 20 ms per call, one

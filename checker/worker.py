@@ -2,10 +2,11 @@
 
 `Worker.step()` does one unit of work and returns; `Worker.run()` only loops; tests call `step()`.
 
-The loop never waits on the queue: a receiver thread long-polls (WaitTimeSeconds = QUEUE_WAIT_SECONDS, up
-to min(10, free slots) messages) and hands messages over, and an acknowledger thread deletes in batches
-(checker/queue_io.py explains why and how). This thread owns the engine (libcurl) and the database
-connection that records results.
+With a remote queue (SQS) the loop never waits on the queue: a receiver thread long-polls (WaitTimeSeconds =
+QUEUE_WAIT_SECONDS, up to min(10, free slots) messages) and hands messages over, and an acknowledger thread
+deletes in batches (checker/queue_io.py explains why and how). With a local queue (`queue.remote` False: the
+database queue) the loop receives and deletes itself, with no threads (checker/queue_inline.py).
+This thread owns the engine (libcurl) and the database connection that records results.
 
 Message life cycle (at-least-once, nothing lost):
 - malformed body -> deleted (it can never succeed; redelivering it would only feed the dead-letter queue);
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable
 
 from checker import record
+from checker.queue_inline import InlineQueueIO
 from checker.queue_io import QueueIO
 from healthmon.queue.base import CheckJob, CheckQueue, ReceivedJob
 
@@ -74,7 +76,11 @@ class Worker:
         self._stats_lock = threading.Lock()
         self.stats = {"recorded": 0, "dropped": 0, "malformed": 0, "record_errors": 0, "released": 0}
         wait = settings.queue_wait_seconds if receive_wait is None else receive_wait
-        self.io = QueueIO(queue, self.concurrency, wait, clock=clock, on_released=self._count_released)
+        # Threads only for a remote queue (SQS); the database queue's calls are local and fast, and threads
+        # would contend with this one for the GIL (checker/queue_inline.py). A queue without `remote` is
+        # taken to be remote.
+        io_class = QueueIO if getattr(queue, "remote", True) else InlineQueueIO
+        self.io = io_class(queue, self.concurrency, wait, clock=clock, on_released=self._count_released)
 
     # -- control -------------------------------------------------------------------------------------
 

@@ -25,12 +25,14 @@ LOCAL_SUB_BATCH = 500
 (one UPDATE, one INSERT), about 25-50 ms for 500, so the row locks are short even at this size; larger
 would lengthen them and the UPDATE for little gain."""
 
-REMOTE_SUB_BATCH = 100
+REMOTE_SUB_BATCH = 250
 """Monitors claimed per transaction with a remote queue (SQS). The jobs are sent before the commit, so
-the claimed rows (PostgreSQL) or the whole database (SQLite's write lock) stay locked for the sends:
-100 jobs are 10 SendMessageBatch calls (10 per call), ~0.1-0.2 s, where 500 would be 50 calls and up to
-~1.4 s more per call on retries, all the while a checker's record_result (SELECT ... FOR UPDATE on the
-monitor) and the API wait. A failed send also rolls back at most this many claims."""
+the claimed rows (PostgreSQL) or the whole database (SQLite's write lock) stay locked for the sends, all the
+while a checker's record_result (SELECT ... FOR UPDATE on the monitor) and the API wait. 250 jobs are 25
+SendMessageBatch calls, sent SEND_THREADS (8) at once: ~70-80 ms held with 15 ms calls, less than the 100
+sequential calls' ~160 ms before (bench/scheduler_tick.py --sqs-latency-ms 15), and a 1,000-monitor tick
+takes ~0.3 s. Larger gains little (500: ~125 ms held for ~15% less tick time). Retries of failed entries
+can add up to ~1.4 s; a failed send rolls back at most this many claims."""
 
 
 def sub_batch_for(queue: CheckQueue) -> int:

@@ -45,6 +45,9 @@ def _chunks(items: list) -> list[list]:
 class DatabaseQueue:
     """`CheckQueue` on the `queue_messages` table of the bound database."""
 
+    remote = False
+    """Calls are short local statements: a checker makes them in its loop's thread (checker/queue_inline.py)."""
+
     def __init__(
         self,
         settings: Settings,

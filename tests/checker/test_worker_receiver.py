@@ -33,7 +33,10 @@ def target():
 
 class SpyQueue(DatabaseQueue):
     """The database queue, recording every receive's arguments and every delete_many's size. A receive can be
-    held (`hold`) until `go` is set, as a long poll that is still waiting; `delete_delay` slows deletes."""
+    held (`hold`) until `go` is set, as a long poll that is still waiting; `delete_delay` slows deletes.
+    Marked remote, so the worker uses its receiver and acknowledger threads, as with SQS."""
+
+    remote = True
 
     def __init__(self, settings, **kwargs):
         super().__init__(settings, **kwargs)

@@ -172,6 +172,12 @@ def test_it_sends_more_than_ten_jobs_in_several_batches(harness):
     assert sorted(r.job.monitor_id for r in received) == list(range(1, 26))
 
 
+def test_it_delivers_each_of_95_jobs_exactly_once(harness):
+    queue = harness.make(visibility=30)
+    assert queue.send_jobs([job(i) for i in range(1, 96)]) == 95
+    assert sorted(r.job.monitor_id for r in receive_all(queue)) == list(range(1, 96))
+
+
 def test_it_returns_a_malformed_body_as_a_job_of_none(harness):
     queue = harness.make()
     harness.send_raw("not a check job")

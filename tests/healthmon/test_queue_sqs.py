@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from moto import mock_aws
 
 from healthmon.queue import open_queue
 from healthmon.queue.base import CheckJob, ReceivedJob
-from healthmon.queue.sqs import QueueSendError, SqsQueue, ensure_queue
+from healthmon.queue.sqs import SEND_THREADS, QueueSendError, SqsQueue, ensure_queue
 from tests.conftest import make_settings
 
 SLOT = dt.datetime(2026, 1, 20, 10, 30)
@@ -78,7 +79,55 @@ def test_it_does_not_retry_a_sender_fault():
 def test_it_sends_at_most_ten_entries_per_call():
     client = FlakyClient()
     sqs_queue(client).send_jobs(jobs(23))
-    assert [len(c) for c in client.calls] == [10, 10, 3]
+    assert sorted(len(c) for c in client.calls) == [3, 10, 10]
+
+
+class SlowConcurrentClient:
+    """send_message_batch takes a while and records how many calls overlap; it fails one entry (monitor 42)
+    the first time it sees it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0
+        self.delivered: list[int] = []
+        self.failed_once = False
+
+    def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's argument names
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        time.sleep(0.02)
+        with self.lock:
+            self.active -= 1
+            failed = []
+            for entry in Entries:
+                monitor_id = json.loads(entry["MessageBody"])["monitor_id"]
+                if monitor_id == 42 and not self.failed_once:
+                    self.failed_once = True
+                    failed.append({"Id": entry["Id"], "Code": "ServiceUnavailable", "SenderFault": False})
+                else:
+                    self.delivered.append(monitor_id)
+        return {"Successful": [], "Failed": failed}
+
+
+def test_it_sends_batches_concurrently_and_retries_a_failed_entry_once():
+    client = SlowConcurrentClient()
+    queue = sqs_queue(client)
+    assert queue.send_jobs(jobs(100)) == 100
+    assert 1 < client.max_active <= SEND_THREADS
+    assert client.failed_once
+    assert sorted(client.delivered) == list(range(1, 101))  # 42 retried and sent once, nothing else twice
+    queue.close()
+
+
+def test_it_raises_after_every_batch_is_done_when_entries_of_several_batches_fail():
+    client = FlakyClient(failing_ids={"0"}, failing_calls=1000)
+    with pytest.raises(QueueSendError) as err:
+        sqs_queue(client).send_jobs(jobs(30))
+    assert err.value.failed == 3
+    assert sorted(json.loads(b)["monitor_id"] for b in client.delivered) == [
+        i for i in range(1, 31) if i not in (1, 11, 21)]
 
 
 def test_it_builds_its_client_on_first_use_and_again_in_a_forked_child(monkeypatch):

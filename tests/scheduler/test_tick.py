@@ -12,7 +12,7 @@ from healthmon.queue.base import CheckJob
 from healthmon.queue.database import DatabaseQueue
 from healthmon.queue.sqs import SqsQueue
 from scheduler.due import next_slot, phase_of
-from scheduler.scheduler import Scheduler
+from scheduler.scheduler import REMOTE_SUB_BATCH, Scheduler
 from tests.scheduler.support import (
     T0,
     FailingQueue,
@@ -206,7 +206,7 @@ def test_with_sqs_it_claims_in_small_transactions_so_row_locks_are_not_held_thro
     add_monitors(650, next_check_at=T0)
     queue = SizesSqsQueue(settings)
     assert Scheduler(settings, queue).tick(now=T0 + S) == 650
-    assert queue.sizes == [100] * 6 + [50]
+    assert REMOTE_SUB_BATCH == 250 and queue.sizes == [250, 250, 150]
 
 
 def test_with_the_database_queue_it_claims_in_larger_local_transactions(settings):
