@@ -1,0 +1,275 @@
+"""One libcurl transfer: the options every check and POST shares, the per-transfer state that libcurl's
+callbacks fill (body cap, kept body, headers, the address guard's verdict), and the mapping of a finished
+transfer to a `CheckResult`.
+
+`checker.http` drives these transfers (many at once in `CheckEngine`, one in `perform_check` / `post`);
+this module holds what a single transfer needs, so both paths share one option setup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pycurl
+
+from checker.curl_errors import classify
+from checker.result import CheckResult, CheckSpec
+from healthmon import __version__
+from healthmon.netguard import AddressGuard, BlockedAddress
+
+USER_AGENT = f"healthmon/{__version__}"
+REQUEST_HEADERS = [
+    "Accept: */*",
+    # Ask for the plain body and never decode one: a gzip bomb cannot expand past the read cap.
+    "Accept-Encoding: identity",
+]
+POST_HEADERS_EXTRA = ["Expect:"]  # no 100-continue round trip: Slack answers at once
+POST_MAX_RESPONSE_BYTES = 64 * 1024
+"""A webhook answer is a few bytes ("ok"); anything longer is kept truncated, never read to the end."""
+
+ALLOWED_PROTOCOLS = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
+"""Bitmask form (CURLOPT_PROTOCOLS / REDIR_PROTOCOLS): pycurl 7.49 cannot pass the *_STR string options.
+Deprecated in libcurl but still honoured; it stops file://, gopher:// etc. on the first URL and every hop."""
+
+CURLOPT_CA_CACHE_TIMEOUT = 321
+"""Not named by pycurl 7.49. libcurl keeps the parsed CA store on the multi handle (or the easy handle's
+internal multi) for this many seconds, so HTTPS checks do not reparse the ~150 KiB bundle each time."""
+CA_CACHE_SECONDS = 3600
+
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+TLS_GROUPS = "X25519:P-256:P-384"
+"""Key-exchange groups offered. OpenSSL 3.5+ also offers the post-quantum X25519MLKEM768 hybrid by default,
+which costs ~10% more client CPU per handshake (bench/README.md); a health check carries nothing worth
+harvesting for later decryption, and every server speaks one of these three."""
+
+GUARD_CACHE_SIZE = 4096
+"""Guard decisions remembered per engine. The guard is a pure function of the IP and parsing with
+ipaddress costs ~25 us, a tenth of an HTTP check's CPU; the set of target IPs is small."""
+
+
+def default_ca_bundle() -> str | None:
+    """certifi's bundle when installed, else the Debian system bundle, else None (libcurl's default)."""
+    try:
+        import certifi
+
+        return certifi.where()
+    except ImportError:  # pragma: no cover - certifi is a dependency of requests
+        return SYSTEM_CA_BUNDLE if os.path.exists(SYSTEM_CA_BUNDLE) else None
+
+
+
+
+class TransportError(Exception):
+    """A POST did not get a response. `kind` is one of checker.result.ERROR_KINDS; `message` is short and
+    safe to log (no URL path, query or credentials)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A POST's response: header names lowercased (last value wins), body capped at 64 KiB."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Fd:
+    """What OPENSOCKETFUNCTION returns: pycurl dup()s `fileno()`, then drops this object, which closes
+    the original. (Returning a socket.socket works too, but its finaliser builds a ResourceWarning repr,
+    ~17 us per check.)"""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def __del__(self) -> None:
+        os.close(self.fd)
+
+
+class GuardCache:
+    """AddressGuard.check_ip memoised: IP string -> refusal reason or None."""
+
+    __slots__ = ("guard", "cache")
+
+    def __init__(self, guard: AddressGuard):
+        self.guard = guard
+        self.cache: dict[str, str | None] = {}
+
+    def refusal(self, ip: str) -> str | None:
+        try:
+            return self.cache[ip]
+        except KeyError:
+            pass
+        try:
+            self.guard.check_ip(ip)
+            reason = None
+        except BlockedAddress as exc:
+            reason = exc.reason
+        if len(self.cache) >= GUARD_CACHE_SIZE:
+            self.cache.clear()
+        self.cache[ip] = reason
+        return reason
+
+
+class Transfer:
+    """Per-transfer state the libcurl callbacks write into. Bound methods of one instance are the
+    callbacks, so no closure is built per check."""
+
+    __slots__ = ("guard", "token", "spec", "cap", "received", "overflow", "blocked", "keep", "chunks",
+                 "header_lines", "handle")
+
+    def __init__(self, guard: GuardCache, handle: pycurl.Curl):
+        self.guard = guard
+        self.handle = handle
+
+    def start(self, token: Any, spec: CheckSpec | None, cap: int, keep: bool) -> None:
+        self.token = token
+        self.spec = spec
+        self.cap = cap
+        self.received = 0
+        self.overflow = False
+        self.blocked: str | None = None
+        self.keep = keep
+        self.chunks: list[bytes] = []
+        self.header_lines: list[bytes] = []
+
+    def write(self, data: bytes) -> int | None:
+        """WRITEFUNCTION: count (and for POSTs keep) the body; a short return makes libcurl abort."""
+        total = self.received + len(data)
+        if total > self.cap:
+            self.overflow = True
+            if self.keep:
+                self.chunks.append(data[: self.cap - self.received])
+                self.received = self.cap
+            return 0
+        self.received = total
+        if self.keep:
+            self.chunks.append(data)
+        return None
+
+    def header(self, line: bytes) -> None:
+        if line.startswith(b"HTTP/"):
+            self.header_lines = []  # a new response (after 100 Continue): forget the previous headers
+        else:
+            self.header_lines.append(line)
+
+    def opensocket(self, purpose: int, address: tuple) -> Any:
+        """OPENSOCKETFUNCTION: runs for every socket libcurl opens, after DNS, on every hop. A refused
+        socket is never created, so not one packet goes to a blocked address."""
+        family, socktype, protocol, addr = address
+        # `blocked` describes the latest attempt only: a name with a refused and an allowed address, whose
+        # allowed one then times out, is a timeout, not a blocked address; a redirect to a refused host
+        # after an allowed first hop is a blocked address.
+        self.blocked = self.guard.refusal(addr[0])
+        if self.blocked is not None:
+            return pycurl.SOCKET_BAD
+        return _Fd(socket.socket(family, socktype, protocol).detach())
+
+
+def configure_static(c: pycurl.Curl, t: Transfer, ca_bundle: str | None) -> None:
+    """Options every transfer (check or POST) shares; set once per handle, since a pooled handle is not
+    reset between checks (every per-check option is overwritten by configure_request)."""
+    c.setopt(pycurl.NOSIGNAL, 1)  # the threaded resolver needs no SIGALRM; signals would hit our workers
+    c.setopt(pycurl.FRESH_CONNECT, 1)
+    c.setopt(pycurl.FORBID_REUSE, 1)
+    c.setopt(pycurl.PROTOCOLS, ALLOWED_PROTOCOLS)
+    c.setopt(pycurl.REDIR_PROTOCOLS, ALLOWED_PROTOCOLS)
+    c.setopt(pycurl.PROXY, "")  # ignore http_proxy & co: the guard must see the target, not a proxy
+    c.setopt(pycurl.USERAGENT, USER_AGENT)
+    c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+    c.setopt(pycurl.DNS_CACHE_TIMEOUT, 0)
+    c.setopt(pycurl.SSL_SESSIONID_CACHE, 0)  # a full handshake each time: honest tls_ms
+    c.setopt(pycurl.SSL_EC_CURVES, TLS_GROUPS)
+    if ca_bundle:
+        c.setopt(pycurl.CAINFO, ca_bundle)
+    c.setopt(CURLOPT_CA_CACHE_TIMEOUT, CA_CACHE_SECONDS)
+    c.setopt(pycurl.OPENSOCKETFUNCTION, t.opensocket)
+    c.setopt(pycurl.WRITEFUNCTION, t.write)
+
+
+def configure_request(c: pycurl.Curl, url: str, timeout: float) -> None:
+    c.setopt(pycurl.URL, url)
+    ms = max(1, int(timeout * 1000))
+    c.setopt(pycurl.TIMEOUT_MS, ms)  # the whole transfer: DNS, connect, TLS, every hop, the body
+    c.setopt(pycurl.CONNECTTIMEOUT_MS, ms)  # else libcurl's own 300 s connect default applies first
+
+
+def configure_check_static(c: pycurl.Curl, t: Transfer, ca_bundle: str | None) -> None:
+    configure_static(c, t, ca_bundle)
+    c.setopt(pycurl.HTTPHEADER, REQUEST_HEADERS)
+    c.setopt(pycurl.FOLLOWLOCATION, 1)
+
+
+def configure_check(c: pycurl.Curl, t: Transfer, spec: CheckSpec, token: Any) -> None:
+    """Per-check options on a handle prepared by configure_check_static."""
+    t.start(token, spec, spec.max_body_bytes, keep=False)
+    configure_request(c, spec.url, spec.timeout)
+    c.setopt(pycurl.MAXREDIRS, spec.max_redirects)
+    # A Content-Length above the cap fails before the body is read at all.
+    c.setopt(pycurl.MAXFILESIZE_LARGE, spec.max_body_bytes)
+
+
+def _host(c: pycurl.Curl, fallback_url: str) -> str:
+    """The host of the URL libcurl was at when it stopped (the last redirect hop), never more."""
+    try:
+        url = c.getinfo(pycurl.EFFECTIVE_URL) or fallback_url
+        return urlsplit(url).hostname or ""
+    except (ValueError, pycurl.error):
+        return ""
+
+
+def _ms(c: pycurl.Curl, info: int) -> float:
+    return c.getinfo(info) / 1000.0
+
+
+def check_result(c: pycurl.Curl, t: Transfer, code: int) -> CheckResult:
+    """Build a CheckResult from a finished handle. `code` is libcurl's result (0 = transfer complete).
+
+    Phase times are durations in ms (summed over redirect hops, as libcurl does): dns_ms (name lookup),
+    connect_ms (TCP), tls_ms (TLS handshake, https only); first_byte_ms is the time from the start to the
+    first response byte; latency_ms the whole check. A 200 whose body exceeds max_body_bytes is a failure
+    (body_too_large): the target answers, but with something no health endpoint should send.
+    """
+    spec = t.spec
+    assert spec is not None
+    status = c.getinfo(pycurl.RESPONSE_CODE) or None
+    dns = _ms(c, pycurl.NAMELOOKUP_TIME_T)
+    connect = _ms(c, pycurl.CONNECT_TIME_T)
+    appconnect = _ms(c, pycurl.APPCONNECT_TIME_T)
+    first_byte = _ms(c, pycurl.STARTTRANSFER_TIME_T)
+    total = _ms(c, pycurl.TOTAL_TIME_T)
+    redirects = c.getinfo(pycurl.REDIRECT_COUNT)
+    kind = error = None
+    if code != 0:
+        kind, error = classify(code, _host(c, spec.url), blocked_reason=t.blocked, body_overflow=t.overflow,
+                               timeout=spec.timeout, max_redirects=spec.max_redirects, cap=t.cap)
+    elif status != spec.expected_status_code:
+        kind, error = "unexpected_status", f"expected {spec.expected_status_code}, got {status}"
+    return CheckResult(
+        ok=kind is None,
+        status_code=status,
+        latency_ms=round(total, 3),
+        error_kind=kind,
+        error=error,
+        dns_ms=round(dns, 3) if connect else None,
+        connect_ms=round(connect - dns, 3) if connect else None,
+        tls_ms=round(appconnect - connect, 3) if appconnect and connect else None,
+        first_byte_ms=round(first_byte, 3) if first_byte and status else None,
+        redirects=redirects,
+        checked_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    )
