@@ -11,22 +11,18 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.support.net import free_port  # noqa: F401 - the e2e tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 
 POLL = 0.1
 """Polling period for every wait in these tests: deadlines are generous, polls are short."""
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def base_env(**overrides) -> dict:

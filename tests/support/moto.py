@@ -15,7 +15,6 @@ One server per pytest session; give each test its own queue name (`moto_server.u
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from unittest import mock
 from urllib.request import urlopen
 
 import pytest
+
+from tests.support.net import free_port
 
 START_TIMEOUT = 20.0
 """Seconds to wait for moto_server to answer; its first start imports many modules."""
@@ -41,11 +42,6 @@ DUMMY_AWS_ENV = {
 }
 """Credentials moto accepts; they reach nothing but the local server."""
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _moto_command(port: int) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.net import free_port
+
 STARTUP_TIMEOUT = 30.0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def healthmon_command() -> list[str]:
