@@ -31,7 +31,7 @@ class Clock:
 
 
 def make_monitor(webhook_url: str, **overrides) -> Monitor:
-    fields = dict(name="Google Homepage", url="https://google.com/", check_interval=30, timeout=5,
+    fields = dict(name="Example Homepage", url="https://example.com/", check_interval=30, timeout=5,
                   webhook_url=webhook_url)
     fields.update(overrides)
     return Monitor.create(**fields)

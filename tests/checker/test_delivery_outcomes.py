@@ -40,8 +40,8 @@ def test_a_recorded_change_reaches_slack_with_the_guides_text(db, settings, hook
     ms = changed_at.microsecond // 1000
     assert request.json["text"] == (
         "🔔 API Status Changed\n"
-        "Name: Google Homepage\n"
-        "URL: https://google.com/\n"
+        "Name: Example Homepage\n"
+        "URL: https://example.com/\n"
         "Old: UNKNOWN -> New: UP\n"
         f"Time: {changed_at:%Y-%m-%dT%H:%M:%S}.{ms:03d}Z"
     )

@@ -18,7 +18,7 @@ FAIL = Result(ok=False, status_code=503, latency_ms=12.0, error_kind="unexpected
 
 
 def monitor(**overrides) -> Monitor:
-    fields = dict(name="Google Homepage", url="https://google.com/", check_interval=30, timeout=5)
+    fields = dict(name="Example Homepage", url="https://example.com/", check_interval=30, timeout=5)
     fields.update(overrides)
     return Monitor.create(**fields)
 
@@ -57,7 +57,7 @@ def test_it_queues_one_slack_alert_per_transition_in_the_same_transaction(db, se
     assert [r.event_id for r in rows] == [c.id for c in changes]
     assert all(r.webhook_format == "slack" and r.webhook_url == SLACK and r.state == "pending" for r in rows)
     text = json.loads(rows[1].payload)["text"]
-    assert text.startswith("🔔 API Status Changed\nName: Google Homepage\nURL: https://google.com/\n"
+    assert text.startswith("🔔 API Status Changed\nName: Example Homepage\nURL: https://example.com/\n"
                            "Old: UP -> New: DOWN\nTime: ")
 
 
