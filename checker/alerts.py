@@ -22,8 +22,6 @@ SLACK_TEXT = SLACK_TITLE + "\nName: {name}\nURL: {url}\nOld: {old} -> New: {new}
 
 SLACK_FIELD_MAX = 1900
 """Slack rejects a section field longer than 2000 characters (invalid_blocks); stay under it."""
-SLACK_HEADER_MAX = 150
-"""Slack's limit for a header block's plain_text."""
 
 
 @dataclass(frozen=True)

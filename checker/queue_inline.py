@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from checker.queue_io import ACK_BATCH, ERROR_BACKOFF_MAX, ERROR_BACKOFF_MIN
+from checker.queue_io import ACK_BATCH, ERROR_BACKOFF_MAX, ERROR_BACKOFF_MIN, delete_logged, release_logged
 from healthmon.defaults import MAX_BATCH_SIZE
 from healthmon.queue.base import CheckQueue, ReceivedJob
 
@@ -106,23 +106,13 @@ class InlineQueueIO:
 
     def release(self, received: list[ReceivedJob]) -> int:
         """release_many; counts them through `on_released`. Returns how many."""
-        if not received:
-            return 0
-        try:
-            count = self.queue.release_many(received)
-        except Exception as exc:  # noqa: BLE001 - they still return after the visibility timeout
-            log.warning("[CHECKER] release of %d message(s) failed (%s: %s); they return after the visibility "
-                        "timeout", len(received), exc.__class__.__name__, exc)
-            return 0
-        self._on_released(count)
+        count = release_logged(self.queue, received)
+        if count:
+            self._on_released(count)
         return count
 
     def _flush_acks(self) -> None:
         batch, self._acks = self._acks, []
         if not batch:
             return
-        try:
-            self.queue.delete_many(batch)
-        except Exception as exc:  # noqa: BLE001 - redelivery is harmless: recording is idempotent
-            log.warning("[CHECKER] delete of %d message(s) failed (%s: %s); they will be redelivered "
-                        "and dropped", len(batch), exc.__class__.__name__, exc)
+        delete_logged(self.queue, batch)

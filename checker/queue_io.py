@@ -174,15 +174,9 @@ class QueueIO:
 
     def release(self, received: list[ReceivedJob]) -> int:
         """release_many in the calling thread; counts them through `on_released`. Returns how many."""
-        if not received:
-            return 0
-        try:
-            count = self.queue.release_many(received)
-        except Exception as exc:  # noqa: BLE001 - they still return after the visibility timeout
-            log.warning("[CHECKER] release of %d message(s) failed (%s: %s); they return after the visibility "
-                        "timeout", len(received), exc.__class__.__name__, exc)
-            return 0
-        self._on_released(count)
+        count = release_logged(self.queue, received)
+        if count:
+            self._on_released(count)
         return count
 
     # -- receiver thread -----------------------------------------------------------------------------
@@ -247,13 +241,31 @@ class QueueIO:
                     if not self._acks:
                         return
                     batch = [self._acks.popleft() for _ in range(min(ACK_BATCH, len(self._acks)))]
-                try:
-                    self.queue.delete_many(batch)
-                except Exception as exc:  # noqa: BLE001 - redelivery is harmless: recording is idempotent
-                    log.warning("[CHECKER] delete of %d message(s) failed (%s: %s); they will be redelivered "
-                                "and dropped", len(batch), exc.__class__.__name__, exc)
+                delete_logged(self.queue, batch)
         finally:
             _close_thread_connection()
+
+
+def delete_logged(queue: CheckQueue, batch: list[ReceivedJob]) -> None:
+    """delete_many; a failure is logged, not raised: redelivery is harmless, recording is idempotent."""
+    try:
+        queue.delete_many(batch)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("[CHECKER] delete of %d message(s) failed (%s: %s); they will be redelivered "
+                    "and dropped", len(batch), exc.__class__.__name__, exc)
+
+
+def release_logged(queue: CheckQueue, received: list[ReceivedJob]) -> int:
+    """release_many; returns how many were released. A failure is logged and counts 0: the messages
+    still come back after their visibility timeout."""
+    if not received:
+        return 0
+    try:
+        return queue.release_many(received)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("[CHECKER] release of %d message(s) failed (%s: %s); they return after the visibility "
+                    "timeout", len(received), exc.__class__.__name__, exc)
+        return 0
 
 
 def _close_thread_connection() -> None:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from checker import record
 from checker.queue_inline import InlineQueueIO
 from checker.queue_io import QueueIO
-from healthmon.queue.base import CheckJob, CheckQueue, ReceivedJob
+from healthmon.queue.base import CheckQueue, ReceivedJob
 
 log = logging.getLogger("healthmon.checker")
 
@@ -43,9 +43,6 @@ check in flight is slow waits at most this long to start."""
 
 IDLE_TAKE_SECONDS = 0.25
 """With nothing in flight, how long one step waits for the receiver (it is woken as soon as jobs arrive)."""
-
-Token = tuple[ReceivedJob, CheckJob]
-
 
 class Worker:
     """Consumes check jobs from `queue` and runs them on `engine` (a `checker.http.CheckEngine`).
