@@ -36,6 +36,16 @@ MAX_URL_LENGTH = 2048
 MAX_REQUEST_BYTES = 64 * 1024
 """Largest API request body; anything bigger is answered 413 before it is parsed."""
 
+MAX_BULK_MONITORS = 1000
+"""Most monitors one POST /monitors/bulk creates. The same as the largest page of GET /monitors, so a
+config-as-code `apply` can list and create in steps of one size; it keeps one request's transaction, its
+validation (~40 ms) and its response (~0.6 MB of JSON) bounded. Larger sets are sent as several requests."""
+
+MAX_BULK_REQUEST_BYTES = 1024 * 1024
+"""Largest POST /monitors/bulk body (every other route keeps MAX_REQUEST_BYTES): 1,000 monitors at an
+average of 1 KiB each. A typical monitor is 150-400 bytes of JSON; a set with very long URLs or webhooks is
+split into smaller requests. Bigger bodies are answered 413 before they are parsed, as elsewhere."""
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A check reads at most 1 MiB of the target's body, then stops: an endless body cannot exhaust memory."""
 

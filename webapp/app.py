@@ -2,9 +2,9 @@
 
 `create_app()` binds the database named by the settings (one connection per request: opened in
 `before_request` for the resources that need it, closed in `teardown_request`, so a gunicorn worker
-holds no idle connection and none crosses a fork), caps request bodies at 64 KiB, registers the
-blueprints and the OpenAPI document (/openapi.json, Swagger UI at /docs, both open) and makes every
-error JSON.
+holds no idle connection and none crosses a fork), caps request bodies at 64 KiB (1 MiB for the bulk
+create), registers the blueprints and the OpenAPI document (/openapi.json, Swagger UI at /docs, both
+open) and makes every error JSON.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ DB_BLUEPRINTS = frozenset({"monitors"})
 """Blueprints whose requests use the database; /health and the docs never open a connection."""
 
 
+def _body_limit(app: Flask) -> int:
+    """Largest body the matched route takes: its view class's `max_request_bytes`, else MAX_REQUEST_BYTES."""
+    view = app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(getattr(view, "view_class", None), "max_request_bytes", defaults.MAX_REQUEST_BYTES)
+
+
 def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     """Build the API for `settings` (default: `Settings.from_env()`); `config_overrides` go to app.config."""
     settings = settings or Settings.from_env()
@@ -58,14 +64,17 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     bind(settings.database_url)
 
     @app.before_request
-    def _limit_streamed_body():
-        # MAX_CONTENT_LENGTH only judges a declared Content-Length; a chunked body has none, and werkzeug
-        # would cut it at the limit and hand the parser truncated JSON (a misleading 400). Read it here,
-        # up to one byte over the limit, and answer 413 like any other oversized body.
+    def _limit_body():
+        # The route's own limit (a view class's `max_request_bytes`, e.g. the bulk create) replaces
+        # MAX_CONTENT_LENGTH for this request; werkzeug enforces it on a declared Content-Length when the
+        # body is read. A chunked body has none, and werkzeug would cut it at the limit and hand the parser
+        # truncated JSON (a misleading 400). Read it here, up to one byte over the limit, and answer 413
+        # like any other oversized body.
+        limit = request.max_content_length = _body_limit(app)
         if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
             return
-        data = request.environ["wsgi.input"].read(defaults.MAX_REQUEST_BYTES + 1)
-        if len(data) > defaults.MAX_REQUEST_BYTES:
+        data = request.environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
             abort(413)
         request.environ["wsgi.input"] = io.BytesIO(data)
         request.environ["CONTENT_LENGTH"] = str(len(data))

@@ -21,9 +21,20 @@ MESSAGES = {
     404: "No such resource.",
     405: "Method not allowed on this resource.",
     422: "Invalid request: see errors for the reason of each field.",
-    413: f"Request body too large (limit {defaults.MAX_REQUEST_BYTES} bytes).",
+    413: "Request body too large (limit {limit} bytes).",
     500: "Internal server error.",
 }
+
+
+def _message(error: HTTPException, data: dict) -> str:
+    """The message of an error raised without one. A request schema with `summarise_errors(messages)`
+    writes its 422's own (the bulk create names the first bad item: `monitors.3.url: ...`)."""
+    summarise = getattr(data.get("schema"), "summarise_errors", None)
+    if error.code == 422 and summarise is not None and data.get("messages"):
+        return summarise(data["messages"])
+    if error.code == 413:
+        return MESSAGES[413].format(limit=request.max_content_length or defaults.MAX_REQUEST_BYTES)
+    return MESSAGES.get(error.code or 500, error.description or error.name)
 
 
 def register_error_handlers(app: Flask, api) -> None:
@@ -33,7 +44,7 @@ def register_error_handlers(app: Flask, api) -> None:
         data = getattr(error, "data", None)
         if not data or "message" not in data:
             data = dict(data or {})
-            data["message"] = MESSAGES.get(error.code or 500, error.description or error.name)
+            data["message"] = _message(error, data)
             error.data = data
         payload, code, headers = api.handle_http_exception(error)
         valid_methods = getattr(error, "valid_methods", None)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import marshmallow as ma
 from marshmallow import fields, validate
+from marshmallow.exceptions import SCHEMA
 
 from healthmon import defaults
 from healthmon.redact import mask_webhook_url, redact_text
@@ -198,6 +199,68 @@ class MonitorCreateSchema(_MonitorInput.from_dict(_field_specs(patch=False), nam
 
 class MonitorPatchSchema(_MonitorInput.from_dict(_field_specs(patch=True), name="MonitorPatchFields")):
     """PATCH /monitors/{id}: any subset of the fields; the timeout rule is checked on the merged result."""
+
+
+class BoundedList(fields.List):
+    """A List whose length validators run before its items are deserialized, so a body of 30,000 tiny
+    items is refused for its count without parsing each one first."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list):
+            self._validate(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def flatten_errors(messages: dict, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested errors as one level of dotted paths, in the order they were found:
+    `{"monitors": {3: {"url": [...]}}}` becomes `{"monitors.3.url": [...]}`. An item's own error (not a
+    dict, say) is named by the item's path: `monitors.3`."""
+    out: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        path = prefix if key == SCHEMA and prefix else f"{prefix}{'.' if prefix else ''}{key}"
+        if isinstance(value, dict):
+            out.update(flatten_errors(value, path))
+        else:
+            out.setdefault(path, []).extend(value if isinstance(value, list) else [value])
+    return out
+
+
+class MonitorBulkCreateSchema(ma.Schema):
+    """POST /monitors/bulk: `{"monitors": [...]}`, each item exactly what POST /monitors accepts.
+
+    Errors name the item by its index (`monitors.3.url`), one level deep under errors.json, and the
+    422's message names the first of them (`summarise_errors`, read by webapp.errors).
+    """
+
+    class Meta:
+        unknown = ma.RAISE
+
+    monitors = BoundedList(
+        fields.Nested(MonitorCreateSchema), required=True,
+        validate=validate.Length(
+            min=1, max=defaults.MAX_BULK_MONITORS,
+            error="Must hold {min} to {max} monitors; send a larger set as several requests.",
+        ),
+        metadata={"description": f"1 to {defaults.MAX_BULK_MONITORS} monitors, created all or nothing."},
+    )
+
+    def __init__(self, *, item_schema: MonitorCreateSchema | None = None, **kwargs):
+        """`item_schema`: the POST /monitors schema of the app (it carries MIN_CHECK_INTERVAL)."""
+        super().__init__(**kwargs)
+        if item_schema is not None:
+            self.fields["monitors"].inner.nested = item_schema
+
+    def handle_error(self, error, data, *, many, **kwargs):
+        raise ma.ValidationError(flatten_errors(error.messages)) from None
+
+    @staticmethod
+    def summarise_errors(messages: dict) -> str:
+        """The message of a 422: the first problem, and how many more there are."""
+        problems = [(path, reason) for location in messages.values() for path, reasons in location.items()
+                    for reason in reasons]
+        path, reason = problems[0]
+        more = len(problems) - 1
+        return f"{path}: {reason}" + (f" (and {more} more; see errors)" if more else "")
 
 
 PAGINATION_ARGS = ("page", "page_size")

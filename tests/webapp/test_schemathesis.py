@@ -27,6 +27,7 @@ OPERATIONS = [
     ("/health", "GET"),
     ("/monitors", "GET"),
     ("/monitors", "POST"),
+    ("/monitors/bulk", "POST"),
     ("/monitors/{monitor_id}", "GET"),
     ("/monitors/{monitor_id}", "PUT"),
     ("/monitors/{monitor_id}", "PATCH"),

@@ -15,6 +15,7 @@ from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import RAISE
 
+from healthmon import defaults
 from healthmon.netguard import AddressGuard
 from healthmon.settings import Settings
 from webapp import service
@@ -22,6 +23,7 @@ from webapp.api import Blueprint
 from webapp.auth import require_api_key
 from webapp.schemas import (
     CheckResultSchema,
+    MonitorBulkCreateSchema,
     MonitorCreateSchema,
     MonitorPatchSchema,
     MonitorQuerySchema,
@@ -49,6 +51,7 @@ ERROR_DESCRIPTIONS = {
     401: "Missing, invalid or revoked API key.",
     403: "The API key is read-only.",
     404: "No monitor with this id.",
+    413: f"The body is over the limit ({defaults.MAX_BULK_REQUEST_BYTES} bytes for a bulk create).",
 }
 
 
@@ -83,6 +86,7 @@ def create_blueprint(settings: Settings) -> Blueprint:
     guard = AddressGuard(settings.allowed_private_cidrs)
     create_schema = MonitorCreateSchema(min_check_interval=settings.min_check_interval)
     patch_schema = MonitorPatchSchema(min_check_interval=settings.min_check_interval)
+    bulk_schema = MonitorBulkCreateSchema(item_schema=create_schema)
 
     def documents(*codes):
         """Document the error responses a view can give, besides 422 (flask-smorest adds it)."""
@@ -129,6 +133,28 @@ def create_blueprint(settings: Settings) -> Blueprint:
                 return service.create_monitor(data)
             except service.FieldProblem as problem:
                 _field_problem(problem)
+
+    # Before /<int:monitor_id> (which could never match "bulk" anyway: the converter takes digits only).
+    @blp.route("/bulk")
+    class MonitorsBulk(MethodView):
+        max_request_bytes = defaults.MAX_BULK_REQUEST_BYTES  # read by webapp.app's body limit
+
+        @documents(400, 401, 403, 413)
+        @blp.arguments(bulk_schema)
+        @blp.response(201, MonitorSchema(many=True))
+        def post(self, data):
+            """Create 1 to 1000 monitors at once, all or nothing; they are returned in the order sent.
+
+            Each item is what POST /monitors accepts and is checked by the same rules. If any item is
+            refused, nothing is stored and the error names it by index: `monitors.3.url`. 400 when an
+            item's url or webhook_url points at a blocked address; 413 for a body over 1 MiB.
+            """
+            items = data["monitors"]
+            try:
+                service.check_addresses_of_each(guard, items)
+                return service.create_monitors(items)
+            except service.FieldProblem as problem:
+                _field_problem(problem.within("monitors"))
 
     @blp.route("/<int:monitor_id>")
     class MonitorById(MethodView):
