@@ -8,10 +8,12 @@ process 10-25% slower and inflated a fast target's reported latency (p50 ~60 ms,
 is 580-660 checks/s at p50 15-17 ms, max 23-33 ms (bench/README.md).
 A remote queue (SQS: tens of ms a call, 20 s long polls) keeps the threads (checker/queue_io.py).
 
-Receiving: each `take(timeout)` makes one receive of min(10, free slots), waiting up to `timeout` (the
+Receiving: each `take(timeout)` makes one receive of min(queue.max_receive, free slots), waiting up to `timeout` (the
 worker's idle wait, never the 20 s long poll; 0 while checks are in flight).
-Deleting: `delete_later` queues the receipt; the queue is flushed in one `delete_many` at the
-next `take` (the next step), when ACK_BATCH pile up, and at `shutdown`. Errors pause receiving as in
+Deleting: recorded messages are deleted by the worker inside the recording transaction
+(`deletes_in_transaction`). Moot ones (malformed, monitor gone) go through `delete_later`, which queues the
+receipt; the queue is flushed in one `delete_many` at the next `take`, when ACK_BATCH pile up, and at
+`shutdown`. Errors pause receiving as in
 `QueueIO`. Everything runs in the loop's thread and its database connection.
 """
 
@@ -22,7 +24,6 @@ import time
 from collections.abc import Callable
 
 from checker.queue_io import ACK_BATCH, ERROR_BACKOFF_MAX, ERROR_BACKOFF_MIN, delete_logged, release_logged
-from healthmon.defaults import MAX_BATCH_SIZE
 from healthmon.queue.base import CheckQueue, ReceivedJob
 
 log = logging.getLogger("healthmon.checker")
@@ -44,6 +45,9 @@ class InlineQueueIO:
         self._backoff = 0.0
         self._acks: list[ReceivedJob] = []
 
+    deletes_in_transaction = True
+    """The worker deletes recorded messages inside the recording transaction (same connection, same thread)."""
+
     receiving = False
     """Never true between calls: a receive happens only inside `take`."""
 
@@ -51,11 +55,9 @@ class InlineQueueIO:
         """Nothing to start."""
 
     def take(self, timeout: float) -> list[ReceivedJob]:
-        """Send the queued deletes, then receive once, up to min(10, free slots) messages, waiting up to
-        min(timeout, wait_seconds) for the first. Each message returned holds a slot until `finished()`.
-
-        One receive a call, as the receiver thread does: filling every free slot at once (100 connections
-        opened together) measured p50 91 ms / max 228 ms for a fast local target instead of 15 / 23 ms."""
+        """Send the queued deletes, then receive once, up to min(queue.max_receive, free slots) messages,
+        waiting up to min(timeout, wait_seconds) for the first. Each message returned holds a slot until
+        `finished()`. One receive a call: a step takes one batch, then collects and records."""
         self._flush_acks()
         if self.stop_requested:
             return []
@@ -67,7 +69,7 @@ class InlineQueueIO:
                 time.sleep(min(wait, paused_for))  # idle and paused: no busy loop
             return []
         try:
-            batch = self.queue.receive(min(MAX_BATCH_SIZE, free), wait)
+            batch = self.queue.receive(min(self.queue.max_receive, free), wait)
         except Exception as exc:  # noqa: BLE001 - a queue outage must not kill the process
             log.warning("[CHECKER] receive failed: %s: %s", exc.__class__.__name__, exc)
             self.pause()

@@ -88,6 +88,9 @@ class QueueIO:
         self._acks_closed = False
         self._threads: list[threading.Thread] = []
 
+    deletes_in_transaction = False
+    """Recorded messages are deleted through `delete_later` after the commit (the queue is remote)."""
+
     # -- loop side -----------------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -1,11 +1,16 @@
 """Recording check results: the one place where a result changes a monitor.
 
-`record_result` runs one transaction per result: it locks the monitor (FOR UPDATE on PostgreSQL; on
-SQLite the IMMEDIATE transaction already holds the database's write lock), re-checks that the job still
-applies, inserts the CheckResult (unique per monitor and slot), moves the counters and the state, and,
-on a transition, inserts the StateChange and its AlertOutbox row. Either all of that commits or none of
-it, so a crash can never leave a state change without its alert, and a message delivered twice (SQS is
-at-least-once) records once: the second delivery finds the slot taken and changes nothing.
+`record_results` records a batch of results in one transaction: it locks the batch's monitors (FOR UPDATE
+in id order on PostgreSQL; on SQLite the IMMEDIATE transaction already holds the database's write lock),
+re-checks that each job still applies, and, per monitor in slot order, moves the counters and the state
+through the pure state machine; then it inserts the CheckResults (unique per monitor and slot), writes each
+monitor's new state once, and, for each transition, the StateChange and its AlertOutbox row. Either all of
+that commits or none of it, so a crash can never leave a state change without its alert, and a message
+delivered twice (SQS is at-least-once) records once: the second delivery finds the slot taken.
+
+Why batches: one transaction per result spent most of a checker's CPU building SQL and, on PostgreSQL, one
+WAL flush per check (bench/scale.py; docs/PERFORMANCE.md). The hot statements are fixed SQL texts run with
+executemany (healthmon/sql.py); the rare ones (state changes, alerts) stay ORM calls.
 """
 
 from __future__ import annotations
@@ -13,17 +18,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-
-import peewee as pw
 
 from checker import alerts
 from checker.result import CheckResult as Result
 from checker.result import CheckSpec
 from checker.state import DOWN, UP, transition
-from healthmon import defaults
-from healthmon.db import database, for_update, utcnow
-from healthmon.models import AlertOutbox, CheckResult, Monitor, StateChange
+from healthmon import defaults, sql
+from healthmon.db import database, is_postgres, utcnow
+from healthmon.models import AlertOutbox, StateChange
 from healthmon.queue.base import CheckJob
 from healthmon.redact import redact_text
 from healthmon.settings import Settings
@@ -58,15 +62,16 @@ class Change:
 @dataclass(frozen=True)
 class RecordOutcome:
     """What `record_result` did. `recorded` is false when the job was dropped; `reason` says why:
-    "recorded", "deleted", "disabled", "generation", "duplicate" or "stale"."""
+    "recorded", "deleted", "disabled", "generation", "duplicate", "stale" or "skipped"."""
 
     recorded: bool
     reason: str
     change: Change | None = None
 
 
-def _drop_reason(monitor: Monitor | None, job: CheckJob) -> str | None:
-    """Why `job` must not be checked or recorded now, or None if it applies."""
+def _drop_reason(monitor, job: CheckJob) -> str | None:
+    """Why `job` must not be checked or recorded now, or None if it applies. `monitor` is a `_Locked`
+    (or None when the monitor is gone)."""
     if monitor is None:
         return "deleted"
     if not monitor.enabled:
@@ -78,27 +83,118 @@ def _drop_reason(monitor: Monitor | None, job: CheckJob) -> str | None:
     return None
 
 
+_SPEC_COLUMNS = "id, enabled, generation, last_slot, url, timeout, expected_status_code, check_interval"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A job that still applies, with what to check and the monitor's interval (for the lag bound)."""
+
+    spec: CheckSpec
+    interval: int
+
+
+def load_specs(jobs: list[CheckJob], settings: Settings) -> list[Planned | None]:
+    """For each job, what to check, or None when its message should be deleted unchecked (monitor deleted
+    or disabled, configuration changed since the job was scheduled, or this or a later slot already
+    recorded). One query for the whole list; reads without locking: `record_results` checks again under
+    the lock."""
+    ids = sorted({j.monitor_id for j in jobs})
+    rows = {}
+    for chunk in sql.chunks(ids):
+        for row in sql.query(f"SELECT {_SPEC_COLUMNS} FROM monitors WHERE id IN ({sql.marks(len(chunk))})", chunk):
+            rows[row[0]] = row
+    out: list[Planned | None] = []
+    for job in jobs:
+        row = rows.get(job.monitor_id)
+        view = None if row is None else _SpecView(bool(row[1]), row[2], sql.as_datetime(row[3]))
+        if _drop_reason(view, job) is not None:
+            out.append(None)
+            continue
+        out.append(Planned(
+            CheckSpec(url=row[4], timeout=float(row[5]), expected_status_code=row[6],
+                      max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes),
+            row[7],
+        ))
+    return out
+
+
 def load_spec(job: CheckJob, settings: Settings) -> CheckSpec | None:
-    """What to check for `job`, or None when the message should be deleted unchecked (monitor deleted or
-    disabled, configuration changed since the job was scheduled, or this or a later slot already
-    recorded). Reads without locking: `record_result` checks again under the lock."""
-    monitor = Monitor.get_or_none(Monitor.id == job.monitor_id)
-    if _drop_reason(monitor, job) is not None:
-        return None
-    return CheckSpec(
-        url=monitor.url,
-        timeout=float(monitor.timeout),
-        expected_status_code=monitor.expected_status_code,
-        max_redirects=defaults.MAX_REDIRECTS,
-        max_body_bytes=settings.max_body_bytes,
-    )
+    """`load_specs` for one job: its CheckSpec, or None."""
+    planned = load_specs([job], settings)[0]
+    return planned.spec if planned else None
+
+
+@dataclass
+class _SpecView:
+    enabled: bool
+    generation: int
+    last_slot: dt.datetime | None
 
 
 def _clean_error(result: Result) -> str | None:
     return safe_text(result.error) if result.error else None
 
 
-def _alert_row(monitor: Monitor, change: StateChange, result: Result, down_for: int | None) -> dict:
+_STATE_COLUMNS = (
+    "id, name, url, enabled, generation, last_slot, status, consecutive_failures, consecutive_successes, "
+    "status_changed_at, fail_threshold, success_threshold, webhook_url, webhook_format, pending_slot, "
+    "skipped_slots, last_checked_at, last_status_code, last_latency_ms, last_error"
+)
+
+_WRITE_STATE = (
+    "UPDATE monitors SET last_checked_at = ?, last_status_code = ?, last_latency_ms = ?, last_error = ?, "
+    "last_slot = ?, consecutive_failures = ?, consecutive_successes = ?, status = ?, status_changed_at = ?, "
+    "pending_slot = ?, skipped_slots = ? WHERE id = ?"
+)
+
+_RESULT_COLUMNS = ("monitor_id", "slot", "checked_at", "ok", "status_code", "latency_ms", "error_kind", "error",
+                   "dns_ms", "connect_ms", "tls_ms", "first_byte_ms")
+
+
+class _Locked:
+    """A monitor's row as read under the lock; the batch moves it in memory and writes it back once."""
+
+    __slots__ = ("id", "name", "url", "enabled", "generation", "last_slot", "status", "failures", "successes",
+                 "status_changed_at", "fail_threshold", "success_threshold", "webhook_url", "webhook_format",
+                 "pending_slot", "skipped_slots", "last_checked_at", "last_status_code", "last_latency_ms",
+                 "last_error", "dirty")
+
+    def __init__(self, row: tuple):
+        (self.id, self.name, self.url, enabled, self.generation, last_slot, self.status, self.failures,
+         self.successes, changed_at, self.fail_threshold, self.success_threshold, self.webhook_url,
+         self.webhook_format, pending, self.skipped_slots, checked_at, self.last_status_code,
+         self.last_latency_ms, self.last_error) = row
+        self.enabled = bool(enabled)
+        self.last_slot = sql.as_datetime(last_slot)
+        self.status_changed_at = sql.as_datetime(changed_at)
+        self.pending_slot = sql.as_datetime(pending)
+        self.last_checked_at = sql.as_datetime(checked_at)
+        self.dirty = False
+
+    def settle(self, job: CheckJob) -> None:
+        """`job`'s message is done with: if it is the monitor's pending job, the scheduler may enqueue again."""
+        if self.pending_slot is not None and self.pending_slot == job.slot:
+            self.pending_slot = None
+            self.dirty = True
+
+    def state_row(self) -> tuple:
+        return (self.last_checked_at, self.last_status_code, self.last_latency_ms, self.last_error, self.last_slot,
+                self.failures, self.successes, self.status, self.status_changed_at, self.pending_slot,
+                self.skipped_slots, self.id)
+
+
+def _lock(ids: list[int]) -> dict[int, _Locked]:
+    lock = " ORDER BY id FOR UPDATE" if is_postgres() else ""
+    out: dict[int, _Locked] = {}
+    for chunk in sql.chunks(ids):
+        query = f"SELECT {_STATE_COLUMNS} FROM monitors WHERE id IN ({sql.marks(len(chunk))}){lock}"
+        for row in sql.query(query, chunk):
+            out[row[0]] = _Locked(row)
+    return out
+
+
+def _alert_row(monitor: _Locked, change: StateChange, result: Result, down_for: int | None) -> dict:
     fmt = alerts.resolve_format(monitor.webhook_url, monitor.webhook_format)
     event = alerts.AlertEvent(
         event_id=change.id,
@@ -124,64 +220,89 @@ def _alert_row(monitor: Monitor, change: StateChange, result: Result, down_for: 
     }
 
 
-def record_result(job: CheckJob, result: Result, settings: Settings) -> RecordOutcome:
-    """Record `result` for `job` in one transaction; idempotent per (monitor, slot).
+def _apply(m: _Locked, job: CheckJob, result: Result, settings: Settings, now: dt.datetime) -> Change | None:
+    """Move `m` by one result (in memory); on a transition insert its StateChange and alert."""
+    checked_at = result.checked_at or now
+    step = transition(
+        m.status, m.failures, m.successes, result.ok,
+        m.fail_threshold or settings.fail_threshold, m.success_threshold or settings.success_threshold,
+    )
+    m.last_checked_at, m.last_status_code, m.last_latency_ms = checked_at, result.status_code, result.latency_ms
+    m.last_error, m.last_slot = _clean_error(result), job.slot
+    m.failures, m.successes, m.status, m.dirty = step.failures, step.successes, step.status, True
+    m.settle(job)
+    if not step.changed:
+        return None
+    row = StateChange.create(
+        monitor=m.id, from_status=step.from_status, to_status=step.status,
+        reason=safe_text(result.reason), created_at=now,
+    )
+    down_for = None
+    if step.from_status == DOWN and step.status == UP and m.status_changed_at is not None:
+        down_for = max(int((now - m.status_changed_at).total_seconds()), 0)
+    m.status_changed_at = now
+    if m.webhook_url:
+        AlertOutbox.insert(**_alert_row(m, row, result, down_for)).execute()
+    return Change(row.id, m.id, step.from_status, step.status, row.reason, now, bool(m.webhook_url))
 
-    Side effects on commit: one CheckResult row; the monitor's last_* fields, last_slot, counters and
-    status; on a transition a StateChange row and, if the monitor has a webhook, an AlertOutbox row; then
-    the log line `[STATE CHANGE] monitor=N OLD -> NEW`. Raises only on database errors (the caller leaves
-    the message on the queue, and a redelivery records it later or finds it recorded).
+
+SKIPPED = None
+"""The result of a job that was not checked because it came too late (see `record_results`)."""
+
+
+def record_results(items: list[tuple[CheckJob, Result | None]], settings: Settings,
+                   also: Callable[[], None] | None = None) -> list[RecordOutcome]:
+    """Record a batch in one transaction; idempotent per (monitor, slot). Returns one outcome per item,
+    in order.
+
+    An item whose result is SKIPPED (None) was received too late to be worth checking: it records no
+    result, counts one skipped slot on its monitor and frees the monitor's pending job.
+    `also`, if given, runs inside the same transaction after the writes (the database queue deletes the
+    batch's messages there, so a result and its message's deletion commit together).
+
+    Side effects on commit: a CheckResult row per recorded item; each monitor's last_* fields, last_slot,
+    counters, status and pending job; per transition a StateChange row and, if the monitor has a webhook,
+    an AlertOutbox row; then the log line `[STATE CHANGE] monitor=N OLD -> NEW`. Raises only on database
+    errors, and then nothing is written (the caller leaves the messages on the queue).
     """
     now = utcnow()
-    error = _clean_error(result)
+    outcomes: list[RecordOutcome | None] = [None] * len(items)
+    changes: list[Change] = []
+    order = sorted(range(len(items)), key=lambda i: (items[i][0].monitor_id, items[i][0].slot))
     with database.atomic():
-        query = Monitor.select().where(Monitor.id == job.monitor_id)
-        monitor = for_update(query).first()
-        reason = _drop_reason(monitor, job)
-        if reason is not None:
-            return RecordOutcome(False, reason)
-        try:
-            # A savepoint, so a unique violation on PostgreSQL does not abort the whole transaction.
-            with database.atomic():
-                CheckResult.create(
-                    monitor=monitor.id, slot=job.slot, checked_at=result.checked_at or now, ok=result.ok,
-                    status_code=result.status_code, latency_ms=result.latency_ms, error_kind=result.error_kind,
-                    error=error, dns_ms=result.dns_ms, connect_ms=result.connect_ms, tls_ms=result.tls_ms,
-                    first_byte_ms=result.first_byte_ms,
-                )
-        except pw.IntegrityError:
-            return RecordOutcome(False, "duplicate")
-
-        step = transition(
-            monitor.status, monitor.consecutive_failures, monitor.consecutive_successes, result.ok,
-            monitor.fail_threshold or settings.fail_threshold,
-            monitor.success_threshold or settings.success_threshold,
-        )
-        fields = {
-            Monitor.last_checked_at: result.checked_at or now,
-            Monitor.last_status_code: result.status_code,
-            Monitor.last_latency_ms: result.latency_ms,
-            Monitor.last_error: error,
-            Monitor.last_slot: job.slot,
-            Monitor.consecutive_failures: step.failures,
-            Monitor.consecutive_successes: step.successes,
-            Monitor.status: step.status,
-        }
-        change = None
-        if step.changed:
-            fields[Monitor.status_changed_at] = now
-            row = StateChange.create(
-                monitor=monitor.id, from_status=step.from_status, to_status=step.status,
-                reason=safe_text(result.reason), created_at=now,
-            )
-            down_for = None
-            if step.from_status == DOWN and step.status == UP and monitor.status_changed_at is not None:
-                down_for = max(int((now - monitor.status_changed_at).total_seconds()), 0)
-            if monitor.webhook_url:
-                AlertOutbox.insert(**_alert_row(monitor, row, result, down_for)).execute()
-            change = Change(row.id, monitor.id, step.from_status, step.status, row.reason, now,
-                            bool(monitor.webhook_url))
-        Monitor.update(fields).where(Monitor.id == monitor.id).execute()
-    if change is not None:
+        monitors = _lock(sorted({job.monitor_id for job, _ in items}))
+        results: list[tuple] = []
+        for i in order:
+            job, result = items[i]
+            m = monitors.get(job.monitor_id)
+            reason = _drop_reason(m, job)
+            if result is SKIPPED:
+                if m is not None:
+                    m.settle(job)
+                    m.skipped_slots, m.dirty = m.skipped_slots + 1, True
+                outcomes[i] = RecordOutcome(False, "skipped")
+                continue
+            if reason is not None:
+                if m is not None:
+                    m.settle(job)
+                outcomes[i] = RecordOutcome(False, reason)
+                continue
+            results.append((m.id, job.slot, result.checked_at or now, result.ok, result.status_code,
+                            result.latency_ms, result.error_kind, _clean_error(result), result.dns_ms,
+                            result.connect_ms, result.tls_ms, result.first_byte_ms))
+            change = _apply(m, job, result, settings, now)
+            if change is not None:
+                changes.append(change)
+            outcomes[i] = RecordOutcome(True, "recorded", change)
+        sql.insert_rows("check_results", _RESULT_COLUMNS, results, ignore_conflicts=True)
+        sql.execute_many(_WRITE_STATE, [m.state_row() for m in monitors.values() if m.dirty])
+        if also is not None:
+            also()
+    for change in changes:
         log.info("[STATE CHANGE] monitor=%d %s -> %s", change.monitor_id, change.from_status, change.to_status)
-    return RecordOutcome(True, "recorded", change)
+    return outcomes  # type: ignore[return-value]
+
+
+def record_result(job: CheckJob, result: Result, settings: Settings) -> RecordOutcome:
+    """`record_results` for one result."""
+    return record_results([(job, result)], settings)[0]

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="run API, scheduler and checker pool together on this machine")
     p.add_argument("--port", type=_port, help="API port (default: $PORT or 8000)")
     p.add_argument("--host", help="address to bind the API (default: 127.0.0.1)")
-    p.add_argument("--processes", type=_positive_int, help="checker processes (default: 1)")
+    p.add_argument("--processes", type=_positive_int, help="checker processes (default: one per CPU)")
 
     p = sub.add_parser("check", help="check one URL now and print the result (exit 0 when ok)")
     p.add_argument("url", help="http:// or https:// URL to check (the address guard applies)")

@@ -34,8 +34,14 @@ def add_column_if_missing(db: pw.Database, table: str, column: str, field: pw.Fi
     migrate(migrator.add_column(table, column, field))
 
 
+def _v2_backpressure(db: pw.Database) -> None:
+    add_column_if_missing(db, "monitors", "pending_slot", pw.DateTimeField(null=True))
+    add_column_if_missing(db, "monitors", "skipped_slots", pw.IntegerField(default=0))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
+    (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

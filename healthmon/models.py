@@ -45,6 +45,11 @@ class Monitor(BaseModel):
     # Bumped when the url or expectation changes; a result computed for an older generation is dropped.
     generation = pw.IntegerField(default=1)
     next_check_at = pw.DateTimeField(null=True)
+    # Backpressure: the slot of the job the scheduler enqueued and no checker has recorded or dropped yet.
+    # While it is set the scheduler enqueues nothing more for this monitor (one pending job at most) and
+    # counts each slot it passes over in `skipped_slots` instead.
+    pending_slot = pw.DateTimeField(null=True)
+    skipped_slots = pw.IntegerField(default=0)
     last_alert_error = pw.TextField(null=True)
 
     created_at = pw.DateTimeField(default=utcnow)

@@ -145,7 +145,6 @@ def run(settings, port: int | None = None, host: str | None = None, processes: i
     """Run everything until Ctrl-C/SIGTERM (returns 0) or until a child dies (returns 1)."""
     host = host or DEFAULT_HOST
     port = port or settings.port
-    processes = processes or 1
     stop_signals: list[int] = []
     sup = Supervisor()
 
@@ -165,7 +164,9 @@ def run(settings, port: int | None = None, host: str | None = None, processes: i
 
     sup.start("api", ["api", "--port", str(port), "--host", host])
     sup.start("scheduler", ["scheduler"])
-    sup.start("checker", ["checker", "--processes", str(processes)])
+    # No --processes: the pool then runs CHECKER_PROCESSES, or one per usable CPU (checker/pool.py), so `up`
+    # uses every core it is given.
+    sup.start("checker", ["checker", "--processes", str(processes)] if processes else ["checker"])
 
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     if ":" in probe_host and not probe_host.startswith("["):

@@ -99,6 +99,7 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
     )
     backoff = BACKOFF_START
     enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
+    skipped_before, warned_at = scheduler.skipped, None
     prune_at = time.monotonic()
     while not stop.requested:
         started = time.monotonic()
@@ -106,7 +107,7 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
             prune_at = started + PRUNE_INTERVAL_S
             _prune(settings)
         try:
-            enqueued += scheduler.tick()
+            sent = scheduler.tick()
         except Exception as exc:  # noqa: BLE001 - any failure is retried; the loop must survive
             log.warning(
                 "[SCHEDULER] tick failed (%s): %s; retrying in %.0fs",
@@ -117,7 +118,17 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
             backoff = min(backoff * 2, BACKOFF_MAX)
             continue
         backoff = BACKOFF_START
+        enqueued += sent
+        if scheduler.skipped > skipped_before and (warned_at is None or started - warned_at >= SUMMARY_EVERY):
+            warned_at = started
+            log.warning(
+                "[SCHEDULER] overloaded: skipped %d due check(s) whose previous check is still pending "
+                "(checkers behind or down); see GET /stats", scheduler.skipped - skipped_before,
+            )
         if time.monotonic() >= summary_at:
-            log.info("[SCHEDULER] enqueued %d check(s) in the last %.0fs", enqueued, SUMMARY_EVERY)
-            enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
+            log.info("[SCHEDULER] enqueued %d check(s), skipped %d in the last %.0fs",
+                     enqueued, scheduler.skipped - skipped_before, SUMMARY_EVERY)
+            enqueued, summary_at, skipped_before = 0, time.monotonic() + SUMMARY_EVERY, scheduler.skipped
+        if sent >= settings.scheduler_batch:
+            continue  # a backlog: the next batch at once rather than a tick later
         _sleep(settings.scheduler_tick - (time.monotonic() - started), stop)

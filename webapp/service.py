@@ -203,6 +203,10 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
             monitor.consecutive_successes = 0
         if reset or "check_interval" in changed or reenabled:
             monitor.next_check_at = now
+        if reset or reenabled:
+            # A job still queued for the old check (or from before the pause) is dropped by the checker;
+            # it must not hold back the check this edit asks for (see Monitor.pending_slot).
+            monitor.pending_slot = None
         if changed:
             monitor.updated_at = now
             monitor.save(only=monitor.dirty_fields)

@@ -55,8 +55,11 @@ class CheckQueue(Protocol):
     def send_jobs(self, jobs: list[CheckJob]) -> int:
         """Enqueue jobs (in batches of at most 10); returns how many were sent. Raises on failure."""
 
+    max_receive: int
+    """The most messages one `receive` returns (SQS: 10; the database queue: more)."""
+
     def receive(self, max_messages: int, wait_seconds: float) -> list[ReceivedJob]:
-        """Up to `max_messages` (<= 10) visible messages, waiting up to `wait_seconds` for the first."""
+        """Up to `max_messages` (<= `max_receive`) visible messages, waiting up to `wait_seconds` for the first."""
 
     def delete(self, received: ReceivedJob) -> None:
         """Acknowledge: the job's result is committed."""

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 from peewee import Case
 
-from healthmon.db import database, for_update, utcnow
-from healthmon.defaults import MAX_BATCH_SIZE
+from healthmon import sql
+from healthmon.db import database, is_postgres, utcnow
 from healthmon.models import QueueMessage
 from healthmon.queue.base import CheckJob, ReceivedJob
 from healthmon.settings import Settings
@@ -33,6 +33,15 @@ DEFAULT_QUEUE_NAME = "checks"
 POLL_INTERVAL = 0.2
 """Seconds between looks at an empty queue during a long poll: a new job waits at most this long, and
 an idle consumer costs five cheap indexed reads a second."""
+
+DB_RECEIVE_MAX = 50
+"""Most messages one receive claims. Not SQS's 10: a receive here is a write transaction (on SQLite the one
+write lock of the file), so fewer, larger receives leave more of the lock to result recording."""
+
+_SEND_COLUMNS = ("queue", "body", "visible_at", "receive_count", "created_at")
+_ANY_VISIBLE = "SELECT id FROM queue_messages WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? LIMIT 1"
+_CLAIM = ("SELECT id, body, receive_count FROM queue_messages WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? "
+          "ORDER BY visible_at, id LIMIT ?")
 
 INSERT_CHUNK = 500
 """Rows per INSERT (and receipts per DELETE/UPDATE): well under SQLite's bound-parameter limit (32,766)."""
@@ -44,6 +53,8 @@ def _chunks(items: list) -> list[list]:
 
 class DatabaseQueue:
     """`CheckQueue` on the `queue_messages` table of the bound database."""
+
+    max_receive = DB_RECEIVE_MAX
 
     remote = False
     """Calls are short local statements: a checker makes them in its loop's thread (checker/queue_inline.py)."""
@@ -68,19 +79,19 @@ class DatabaseQueue:
         if not jobs:
             return 0
         now = self._clock()
-        rows = [{"queue": self.name, "body": j.to_json(), "visible_at": now, "created_at": now} for j in jobs]
+        rows = [(self.name, j.to_json(), now, 0, now) for j in jobs]
         with database.atomic():
-            for start in range(0, len(rows), INSERT_CHUNK):
-                QueueMessage.insert_many(rows[start : start + INSERT_CHUNK]).as_rowcount().execute()
+            sql.insert_rows("queue_messages", _SEND_COLUMNS, rows)
         return len(jobs)
 
     def receive(self, max_messages: int, wait_seconds: float) -> list[ReceivedJob]:
-        """Claim up to `max_messages` (<= 10) visible messages, polling up to `wait_seconds` for the first."""
-        limit = max(1, min(int(max_messages), MAX_BATCH_SIZE))
+        """Claim up to `max_messages` (<= `max_receive`) visible messages, polling up to `wait_seconds` for
+        the first."""
+        limit = max(1, min(int(max_messages), self.max_receive))
         deadline = time.monotonic() + max(0.0, float(wait_seconds))
         while True:
             # Look before locking: an idle consumer then never takes SQLite's write lock.
-            if self._visible().exists():
+            if sql.query(_ANY_VISIBLE, (self.name, self._clock())):
                 claimed = self._claim(limit)
                 if claimed:
                     return claimed
@@ -89,51 +100,40 @@ class DatabaseQueue:
                 return []
             time.sleep(min(self._poll_interval, remaining))
 
-    def _visible(self):
-        return QueueMessage.select(QueueMessage.id).where(
-            (QueueMessage.queue == self.name)
-            & QueueMessage.dead_at.is_null()
-            & (QueueMessage.visible_at <= self._clock())
-        )
-
     def _claim(self, limit: int) -> list[ReceivedJob]:
+        """One SELECT (SKIP LOCKED on PostgreSQL) and one UPDATE for the whole batch; every receipt is the
+        row id plus one fresh token for this receive."""
         out: list[ReceivedJob] = []
+        lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
         with database.atomic():
             while len(out) < limit:
                 now = self._clock()
-                query = (
-                    QueueMessage.select(QueueMessage.id, QueueMessage.body, QueueMessage.receive_count)
-                    .where(
-                        (QueueMessage.queue == self.name)
-                        & QueueMessage.dead_at.is_null()
-                        & (QueueMessage.visible_at <= now)
-                    )
-                    .order_by(QueueMessage.visible_at, QueueMessage.id)
-                    .limit(limit - len(out))
-                )
-                rows = list(for_update(query, skip_locked=True))
+                rows = sql.query(_CLAIM + lock, (self.name, now, limit - len(out)))
                 if not rows:
                     break
-                dead = [r.id for r in rows if r.receive_count >= self.max_receives]
+                dead = [r[0] for r in rows if r[2] >= self.max_receives]
                 if dead:
                     # Received max_receives times and never deleted: a poison message. Keep it for
                     # inspection, never deliver it again (SQS moves it to the DLQ at this point).
-                    QueueMessage.update(dead_at=now, receipt=None).where(QueueMessage.id.in_(dead)).execute()
-                for row in rows:
-                    if row.receive_count >= self.max_receives:
-                        continue
-                    receipt = f"{row.id}.{secrets.token_hex(16)}"
-                    QueueMessage.update(
-                        visible_at=now + self.visibility,
-                        receive_count=QueueMessage.receive_count + 1,
-                        receipt=receipt,
-                    ).where(QueueMessage.id == row.id).execute()
+                    sql.execute(
+                        f"UPDATE queue_messages SET dead_at = ?, receipt = NULL WHERE id IN ({sql.marks(len(dead))})",
+                        (now, *dead),
+                    )
+                live = [r for r in rows if r[2] < self.max_receives]
+                if not live:
+                    continue
+                tail = "." + secrets.token_hex(16)
+                sql.execute(
+                    "UPDATE queue_messages SET visible_at = ?, receive_count = receive_count + 1, "
+                    f"receipt = CAST(id AS TEXT) || ? WHERE id IN ({sql.marks(len(live))})",
+                    (now + self.visibility, tail, *(r[0] for r in live)),
+                )
+                for row_id, body, count in live:
                     try:
-                        job: CheckJob | None = CheckJob.from_json(row.body)
+                        job: CheckJob | None = CheckJob.from_json(body)
                     except ValueError:
                         job = None
-                    out.append(ReceivedJob(job=job, receipt=receipt, receive_count=row.receive_count + 1,
-                                           body=row.body))
+                    out.append(ReceivedJob(job=job, receipt=f"{row_id}{tail}", receive_count=count + 1, body=body))
         return out
 
     @staticmethod

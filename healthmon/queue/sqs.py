@@ -82,6 +82,9 @@ class SqsQueue:
     same on both backends whatever the queue's default is.
     """
 
+    max_receive = MAX_MESSAGES_PER_CALL
+    """Most messages one receive returns (ReceiveMessage's MaxNumberOfMessages limit)."""
+
     remote = True
     """Calls are network round trips: a checker makes them from its queue threads (checker/queue_io.py)."""
 

@@ -84,10 +84,10 @@ def test_it_leaves_the_message_when_the_result_cannot_be_committed(settings, tar
     worker = make_worker(settings)
     worker.queue.send_jobs([job_for(monitor)])
 
-    def database_down(job, result, settings):
+    def database_down(items, settings, also=None):
         raise peewee.OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(record, "record_result", database_down)
+    monkeypatch.setattr(record, "record_results", database_down)
     step_until(worker, lambda: worker.stats["record_errors"] == 1)
 
     assert CheckResult.select().count() == 0
@@ -120,10 +120,10 @@ def test_it_stops_receiving_for_a_while_when_the_database_fails(settings, target
     worker = make_worker(settings, clock=lambda: now[0])
     worker.queue.send_jobs([job_for(monitor, seconds_ago=1)])
 
-    def database_down(job, settings):
+    def database_down(jobs, settings):
         raise peewee.OperationalError("could not connect to server")
 
-    monkeypatch.setattr(record, "load_spec", database_down)
+    monkeypatch.setattr(record, "load_specs", database_down)
     step_until(worker, lambda: worker.stats["record_errors"] == 1)
     wait_until(lambda: not worker.io.receiving)  # a long poll that began before the error has ended
     worker.queue.send_jobs([job_for(monitor)])

@@ -61,14 +61,27 @@ def mark_checked(ids: list[int]) -> None:
         ).execute()
 
 
-class RecordingQueue:
-    """Remembers what was sent; receives nothing."""
+def settle(jobs: list[CheckJob]) -> None:
+    """What a checker does once it has recorded these jobs: the monitors' pending jobs are done, so the
+    scheduler may enqueue their next slots (it enqueues nothing for a monitor whose job is pending)."""
+    for job in jobs:
+        Monitor.update(pending_slot=None).where(
+            (Monitor.id == job.monitor_id) & (Monitor.pending_slot == job.slot)
+        ).execute()
 
-    def __init__(self):
+
+class RecordingQueue:
+    """Remembers what was sent; receives nothing. With `checked=True` every job counts as checked at once
+    (as by checkers keeping up), so the next slots are enqueued; with False the jobs stay pending."""
+
+    def __init__(self, checked: bool = True):
         self.sent: list[CheckJob] = []
+        self.checked = checked
 
     def send_jobs(self, jobs):
         self.sent.extend(jobs)
+        if self.checked:
+            settle(jobs)
         return len(jobs)
 
     def close(self):

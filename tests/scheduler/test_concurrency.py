@@ -14,11 +14,21 @@ from healthmon.models import QueueMessage
 from healthmon.queue.base import CheckJob
 from healthmon.queue.database import DatabaseQueue
 from scheduler.scheduler import Scheduler
-from tests.scheduler.support import T0, add_monitors, put_on_phase
+from tests.scheduler.support import T0, add_monitors, put_on_phase, settle
 
 pytestmark = pytest.mark.timeout(120)
 
 SCHEDULERS = 3
+
+
+class CheckedDatabaseQueue(DatabaseQueue):
+    """The database queue, with each job counted as checked at once (its monitor's pending job settled in
+    the same transaction), so a monitor's next slot is enqueued as soon as it is due."""
+
+    def send_jobs(self, jobs):
+        sent = super().send_jobs(jobs)
+        settle(jobs)
+        return sent
 
 
 def test_concurrent_schedulers_enqueue_each_monitor_slot_exactly_once(settings):
@@ -31,7 +41,7 @@ def test_concurrent_schedulers_enqueue_each_monitor_slot_exactly_once(settings):
     errors: list[BaseException] = []
 
     def run_scheduler() -> None:
-        scheduler = Scheduler(settings, DatabaseQueue(settings), sub_batch=10)
+        scheduler = Scheduler(settings, CheckedDatabaseQueue(settings), sub_batch=10)
         try:
             start.wait()
             # Two rounds of slots: the first (all due at T0+10s) and the next (all due at T0+20s).

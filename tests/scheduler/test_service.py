@@ -69,6 +69,7 @@ class FlakyScheduler:
 
     def __init__(self, settings, queue):
         self.ticks = 0
+        self.skipped = 0
 
     def tick(self):
         self.ticks += 1
@@ -96,6 +97,8 @@ def test_a_failed_tick_is_logged_without_secrets_and_the_loop_goes_on(settings, 
 
 class StopAfterOneTick:
     """A Scheduler whose first tick asks the loop to stop, so run() does exactly one iteration."""
+
+    skipped = 0
 
     def __init__(self, settings, queue):
         pass
