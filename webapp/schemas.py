@@ -316,6 +316,9 @@ class MonitorSchema(ma.Schema):
     last_error = RedactedText(allow_none=True, required=True)
     last_alert_error = RedactedText(allow_none=True, required=True)
     next_check_at = UtcDateTime(allow_none=True, required=True, metadata={"description": "When the next check is due."})
+    skipped_slots = fields.Integer(required=True, metadata={
+        "description": "Scheduled checks not run: the previous one was still pending (checkers overloaded or "
+                       "down), or healthmon was not running. Counted, never silently lost."})
     created_at = UtcDateTime(required=True)
     updated_at = UtcDateTime(required=True)
 
@@ -349,3 +352,46 @@ class CheckResultSchema(ma.Schema):
 
 class HealthSchema(ma.Schema):
     status = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
+class StatsMonitorsSchema(ma.Schema):
+    total = fields.Integer(required=True, metadata={"description": "Monitors stored."})
+    enabled = fields.Integer(required=True)
+    up = fields.Integer(required=True, metadata={"description": "Enabled monitors UP."})
+    down = fields.Integer(required=True, metadata={"description": "Enabled monitors DOWN."})
+    unknown = fields.Integer(required=True, metadata={"description": "Enabled monitors not decided yet."})
+
+
+class StatsScheduleSchema(ma.Schema):
+    overdue = fields.Integer(required=True, metadata={
+        "description": "Due monitors the scheduler has not enqueued 5 s after their slot (it is behind)."})
+    oldest_overdue_seconds = fields.Float(allow_none=True, required=True)
+    pending_checks = fields.Integer(required=True, metadata={
+        "description": "Monitors with a check queued or in flight (never more than one each)."})
+    oldest_pending_seconds = fields.Float(allow_none=True, required=True)
+    behind = fields.Integer(required=True, metadata={
+        "description": "Monitors whose pending check is older than their interval: they are skipping slots."})
+    skipped_slots_total = fields.Integer(required=True, metadata={
+        "description": "Slots passed over (previous check still pending, or missed while down), all monitors."})
+
+
+class StatsResultsSchema(ma.Schema):
+    last_minute = fields.Integer(required=True, metadata={"description": "Checks recorded in the last 60 s."})
+    last_result_age_seconds = fields.Float(allow_none=True, required=True)
+
+
+class StatsQueueSchema(ma.Schema):
+    backend = fields.String(required=True, validate=validate.OneOf(["database", "sqs"]))
+    depth = fields.Integer(metadata={"description": "Messages queued or in flight (database queue only)."})
+    dead_letters = fields.Integer(metadata={"description": "Dead-lettered messages (database queue only)."})
+
+
+class StatsSchema(ma.Schema):
+    """GET /stats: whether every monitor is checked on time (healthmon/stats.py)."""
+
+    overloaded = fields.Boolean(required=True, metadata={
+        "description": "True while monitors are skipping slots or the scheduler is behind; clears by itself."})
+    monitors = fields.Nested(StatsMonitorsSchema, required=True)
+    schedule = fields.Nested(StatsScheduleSchema, required=True)
+    results = fields.Nested(StatsResultsSchema, required=True)
+    queue = fields.Nested(StatsQueueSchema, required=True)

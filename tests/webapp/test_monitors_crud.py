@@ -15,7 +15,7 @@ OUT_FIELDS = {
     "id", "name", "url", "check_interval", "timeout", "expected_status_code", "webhook_url", "webhook_format",
     "enabled", "fail_threshold", "success_threshold", "status", "consecutive_failures", "consecutive_successes",
     "status_changed_at", "last_checked_at", "last_status_code", "last_latency_ms", "last_error",
-    "last_alert_error", "next_check_at", "created_at", "updated_at",
+    "last_alert_error", "next_check_at", "skipped_slots", "created_at", "updated_at",
 }
 PUT_EXAMPLE = {  # the guide's "Update Monitor" body
     "name": "Updated Name",
@@ -47,7 +47,7 @@ def test_it_creates_the_step10_monitor_unknown_and_due_now(api):
     for key in ("name", "url", "check_interval", "timeout", "expected_status_code", "enabled"):
         assert body[key] == STEP10[key]
     assert body["status"] == "UNKNOWN"
-    assert body["consecutive_failures"] == body["consecutive_successes"] == 0
+    assert body["consecutive_failures"] == body["consecutive_successes"] == body["skipped_slots"] == 0
     assert body["fail_threshold"] is None and body["success_threshold"] is None
     for key in ("created_at", "updated_at", "next_check_at"):
         assert ISO_Z.match(body[key]), body[key]

@@ -25,6 +25,7 @@ MAX_EXAMPLES = 25
 
 OPERATIONS = [
     ("/health", "GET"),
+    ("/stats", "GET"),
     ("/monitors", "GET"),
     ("/monitors", "POST"),
     ("/monitors/bulk", "POST"),
