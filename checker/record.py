@@ -279,7 +279,8 @@ def record_results(items: list[tuple[CheckJob, Result | None]], settings: Settin
             if result is SKIPPED:
                 if m is not None:
                     m.settle(job)
-                    m.skipped_slots, m.dirty = m.skipped_slots + 1, True
+                    if reason is None:  # a moot job (monitor disabled, edited, slot recorded) misses nothing
+                        m.skipped_slots, m.dirty = m.skipped_slots + 1, True
                 outcomes[i] = RecordOutcome(False, "skipped")
                 continue
             if reason is not None:

@@ -57,6 +57,9 @@ RECORD_MAX_DELAY = 0.2
 """Longest a finished check waits in the buffer before it is committed: the delay this adds to a state
 change and its alert. Also flushed at once whenever the worker is idle."""
 
+RECORD_RETRY_SECONDS = 1.0
+"""After a failed commit the buffer is kept and tried again no sooner than this (receiving pauses meanwhile)."""
+
 LATE_MIN_SECONDS = 10.0
 """A job is skipped unchecked once it is older than its monitor's interval, but never sooner than this after
 its slot: short intervals keep room for a queue blip or a checker restart."""
@@ -98,6 +101,7 @@ class Worker:
                       "released": 0}
         self._buffer: list[tuple[ReceivedJob, object, object]] = []  # finished, not yet committed
         self._buffer_since: float | None = None
+        self._retry_at = 0.0  # after a failed commit, no retry before this (clock time)
         wait = settings.queue_wait_seconds if receive_wait is None else receive_wait
         # Threads only for a remote queue (SQS); the database queue's calls are local and fast, and threads
         # would contend with this one for the GIL (checker/queue_inline.py). A queue without `remote` is
@@ -247,7 +251,7 @@ class Worker:
             self._buffer_since = now
         due = force or len(self._buffer) >= RECORD_BATCH or not self.engine.in_flight() \
             or now - self._buffer_since >= RECORD_MAX_DELAY
-        if not due:
+        if not due or (not force and now < self._retry_at):
             return 0
         batch, self._buffer, self._buffer_since = self._buffer[:RECORD_BATCH], self._buffer[RECORD_BATCH:], None
         messages = [received for received, _job, _result in batch]
@@ -257,13 +261,19 @@ class Worker:
                 [(job, result) for _received, job, result in batch], self.settings,
                 also=(lambda: self.queue.delete_many(messages)) if inline else None,
             )
-        except Exception as exc:  # noqa: BLE001 - not deleted: the messages come back and are retried
+        except Exception as exc:  # noqa: BLE001 - not deleted: kept and retried, or redelivered
             self.stats["record_errors"] += len(batch)
-            log.warning("[CHECKER] %d result(s) not recorded (%s: %s); messages left for redelivery",
+            log.warning("[CHECKER] %d result(s) not recorded (%s: %s); retrying, messages not deleted",
                         len(batch), exc.__class__.__name__, exc)
             self.io.pause()
+            # Back in the buffer for the next try (after a pause: the database is likely down), or for
+            # `stop()` to hand back. If the visibility timeout passes first, another checker may take a
+            # message too; whichever commits second records nothing (idempotent per slot).
+            self._buffer[:0] = batch
+            self._retry_at = now + RECORD_RETRY_SECONDS
             return 0
         self.io.recovered()
+        self._retry_at = 0.0
         for outcome in outcomes:
             self.stats["recorded" if outcome.recorded else "skipped" if outcome.reason == "skipped"
                        else "dropped"] += 1

@@ -194,10 +194,6 @@ def test_on_stop_a_buffered_late_job_is_recorded_as_skipped(settings, target):
     assert left.receive_count == 0  # the busy job, released
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Worker.flush() takes the batch out of the buffer before record_results runs, so when the commit fails "
-    "during stop() the buffer is already empty and the `if self._buffer:` release in stop() never sees those "
-    "messages: they are not handed back but stay invisible until the visibility timeout"))
 def test_on_stop_with_the_database_failing_buffered_results_are_handed_back(settings, target, monkeypatch):
     with WebhookReceiver(default=Reply(200, delay=5)) as slow_target:
         fast = make_monitor(target.url_for("/fast"))
