@@ -2,16 +2,18 @@
 
 flask-smorest already turns `abort(...)` and werkzeug's HTTP errors into that body. This module adds
 what it leaves out: a message for the routing errors (unknown route, wrong method, body too large), the
-`Allow` header of a 405, and a 500 that carries no stack trace and no exception text (which could hold a
-database URL or a webhook). The traceback is logged, through the redacting log filter.
+`Allow` header of a 405, a 503 with Retry-After when the database is unreachable, and a 500 that carries
+no stack trace and no exception text (which could hold a database URL or a webhook). The traceback is
+logged, through the redacting log filter.
 """
 
 from __future__ import annotations
 
 import logging
 
+import peewee
 from flask import Flask, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from healthmon import defaults
 
@@ -23,7 +25,14 @@ MESSAGES = {
     422: "Invalid request: see errors for the reason of each field.",
     413: "Request body too large (limit {limit} bytes).",
     500: "Internal server error.",
+    503: "The database is unavailable; retry in a few seconds.",
 }
+
+RETRY_AFTER_SECONDS = 5
+"""Retry-After of a 503: a restarting PostgreSQL or an RDS failover is back within seconds to a minute."""
+
+DATABASE_DOWN = (peewee.OperationalError, peewee.InterfaceError)
+"""Connection refused, server gone, connection closed: the database, not the request, is at fault."""
 
 
 def _message(error: HTTPException, data: dict) -> str:
@@ -55,6 +64,13 @@ def register_error_handlers(app: Flask, api) -> None:
     def handle_unexpected(error: Exception):
         if isinstance(error, HTTPException):
             return handle_http(error)
+        if isinstance(error, DATABASE_DOWN):
+            # One line, no traceback and no exception text (it may name the host or user): a 503 the client
+            # can retry, not a 500.
+            log.warning("database unavailable in %s %s (%s)", request.method, request.path,
+                        error.__class__.__name__)
+            payload, code, headers = handle_http(ServiceUnavailable())
+            return payload, code, {**headers, "Retry-After": str(RETRY_AFTER_SECONDS)}
         log.exception("unhandled error in %s %s", request.method, request.path)
         return handle_http(InternalServerError())
 

@@ -354,6 +354,11 @@ class HealthSchema(ma.Schema):
     status = fields.String(required=True, validate=validate.OneOf(["ok"]))
 
 
+class ReadinessSchema(ma.Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "unavailable"]))
+    database = fields.String(required=True, metadata={"description": "`ok`, or why it cannot be reached."})
+
+
 class StatsMonitorsSchema(ma.Schema):
     total = fields.Integer(required=True, metadata={"description": "Monitors stored."})
     enabled = fields.Integer(required=True)

@@ -25,6 +25,7 @@ MAX_EXAMPLES = 25
 
 OPERATIONS = [
     ("/health", "GET"),
+    ("/health/ready", "GET"),
     ("/stats", "GET"),
     ("/monitors", "GET"),
     ("/monitors", "POST"),
@@ -61,7 +62,7 @@ CASES = [
     pytest.param(path, method, mode, id=f"{method} {path} {mode.value}")
     for path, method in OPERATIONS
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    if not (path == "/health" and mode is GenerationMode.NEGATIVE)  # no inputs to get wrong
+    if not (path in ("/health", "/health/ready") and mode is GenerationMode.NEGATIVE)  # no inputs to get wrong
 ]
 
 
