@@ -1,4 +1,4 @@
-# One repository per ECS service / task, all built from docker/Dockerfile (one --target each).
+# One repository per ECS service / task, built from docker/Dockerfile.{api,scheduler,worker,dbinit}.
 
 locals {
   # Task key (as in ecs.tf) => ECR repository name (the guide's names).

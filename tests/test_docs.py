@@ -4,21 +4,15 @@ resolve, and its two commands are the Makefile's."""
 import re
 from pathlib import Path
 
+from tests.support.settings_env import variables_read_by_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
-def _variables_read_by_settings() -> set[str]:
-    source = (ROOT / "healthmon" / "settings.py").read_text()
-    names = set(re.findall(r'_\w+\(\s*env,\s*"([A-Z][A-Z0-9_]+)"', source))
-    names |= set(re.findall(r'env\.get\("([A-Z][A-Z0-9_]+)"\)', source))
-    names |= {f"{n}_FILE" for n in re.findall(r'_secret\(env,\s*"([A-Z_]+)"', source)}
-    return names
-
-
 def test_every_setting_is_in_the_readme_configuration_table():
     table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", README, flags=re.MULTILINE))
-    missing = _variables_read_by_settings() - table - {"AWS_DEFAULT_REGION"}
+    missing = variables_read_by_settings() - table - {"AWS_DEFAULT_REGION"}
     assert not missing, f"add to README's configuration table: {sorted(missing)}"
     assert {"DATABASE_URL", "SQS_QUEUE_URL", "FAIL_THRESHOLD", "MIN_CHECK_INTERVAL"} <= table
 

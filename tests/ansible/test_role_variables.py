@@ -9,19 +9,12 @@ import pytest
 
 from healthmon.settings import Settings
 from tests.ansible.support import ANSIBLE_DIR
+from tests.support.settings_env import variables_read_by_settings
 
 yaml = pytest.importorskip("yaml")  # installed with ansible-core
 
 ROLE = ANSIBLE_DIR / "roles" / "healthmon"
 AWS_ROLE = ANSIBLE_DIR / "roles" / "healthmon_aws"
-
-
-def _variables_read_by_settings() -> set[str]:
-    source = (ANSIBLE_DIR.parent / "healthmon" / "settings.py").read_text()
-    names = set(re.findall(r'_\w+\(\s*env,\s*"([A-Z][A-Z0-9_]+)"', source))
-    names |= set(re.findall(r'env\.get\("([A-Z][A-Z0-9_]+)"\)', source))
-    names |= {f"{n}_FILE" for n in re.findall(r'_secret\(env,\s*"([A-Z_]+)"', source)}
-    return names
 
 
 def _defaults(role):
@@ -30,7 +23,7 @@ def _defaults(role):
 
 def test_every_setting_healthmon_reads_has_a_role_variable():
     mapped = set(yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_healthmon_settings"])
-    assert _variables_read_by_settings() - {"AWS_DEFAULT_REGION"} == mapped
+    assert variables_read_by_settings() - {"AWS_DEFAULT_REGION"} == mapped
 
 
 def test_the_role_defaults_are_healthmons_own_defaults():
