@@ -39,9 +39,16 @@ def _v2_backpressure(db: pw.Database) -> None:
     add_column_if_missing(db, "monitors", "skipped_slots", pw.IntegerField(default=0))
 
 
+def _v3_rollups(db: pw.Database) -> None:
+    from healthmon.models import Job, Rollup
+
+    db.create_tables([Rollup, Job], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
+    (3, "rollups (hourly and daily aggregates) and jobs (leases and watermarks of background jobs)", _v3_rollups),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

@@ -159,6 +159,53 @@ class ApiKey(BaseModel):
         table_name = "api_keys"
 
 
+LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+"""Upper bounds (inclusive, ms) of the rollups' latency histogram; an 11th bucket holds the rest. Fixed, so
+two rollups merge by adding their counts, and percentiles are read from the cumulative counts."""
+
+HISTOGRAM_COLUMNS = tuple(f"le_{ms}" for ms in LATENCY_BUCKETS_MS) + ("le_inf",)
+
+
+class Rollup(BaseModel):
+    """Aggregated check results of one monitor over one hour (`period` "h") or one UTC day ("d"); "a" is
+    the all-time remainder of pruned daily rows (only its counts are read: the checks counters of /metrics).
+
+    Every column adds up, so a merge of two rollups of the same bucket is a plain sum (min/max aside).
+    Latency figures count successful checks only: a timed-out check's latency is its timeout.
+    """
+
+    monitor = pw.ForeignKeyField(Monitor, backref="rollups", on_delete="CASCADE")
+    period = pw.CharField(max_length=1)
+    bucket = pw.DateTimeField()  # start of the hour or day, naive UTC
+    checks = pw.IntegerField(default=0)
+    failures = pw.IntegerField(default=0)
+    latency_sum = pw.DoubleField(default=0)  # a year of sums: float4 (peewee's FloatField on PostgreSQL) drifts
+    latency_count = pw.IntegerField(default=0)
+    latency_min = pw.FloatField(null=True)
+    latency_max = pw.FloatField(null=True)
+
+    class Meta:
+        table_name = "rollups"
+        indexes = ((("monitor", "period", "bucket"), True), (("period", "bucket"), False))
+
+
+for _column in HISTOGRAM_COLUMNS:
+    Rollup._meta.add_field(_column, pw.IntegerField(default=0))
+
+
+class Job(BaseModel):
+    """A background job that one process at a time runs: claimed by a conditional UPDATE of its lease, so
+    two schedulers never run it at once; `watermark` is how far it got (rollups: results before it are in)."""
+
+    name = pw.CharField(max_length=32, primary_key=True)
+    lease_until = pw.DateTimeField(null=True)
+    owner = pw.CharField(max_length=64, null=True)
+    watermark = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "jobs"
+
+
 class SchemaMigration(BaseModel):
     version = pw.IntegerField(primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -167,5 +214,5 @@ class SchemaMigration(BaseModel):
         table_name = "schema_migrations"
 
 
-MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey)
+MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job)
 """Every application table, in creation order (SchemaMigration is managed by migrations.py)."""

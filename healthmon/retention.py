@@ -1,5 +1,8 @@
 """Bounded storage: raw check results, delivered alerts and dead queue messages are pruned after
-RESULT_RETENTION_DAYS; state changes (the long history, a few rows per incident) are kept.
+RESULT_RETENTION_DAYS; hourly rollups after HOURLY_RETENTION_DAYS; daily rollups after DAILY_RETENTION_DAYS
+(their counts move into each monitor's all-time row first, so the /metrics counters never go down); state
+changes (the long history, a few rows per incident) are kept. A raw result the rollup job has not folded
+yet (at or after its watermark) is never pruned, whatever its age.
 
 Deletes run in small batches so a prune never holds a long lock over a busy table.
 """
@@ -9,13 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from healthmon.db import utcnow
-from healthmon.models import AlertOutbox, CheckResult, QueueMessage
+from healthmon import rollups
+from healthmon.db import database, utcnow
+from healthmon.models import AlertOutbox, CheckResult, QueueMessage, Rollup
 
 log = logging.getLogger("healthmon.retention")
 
 PRUNE_BATCH = 5_000
 """Rows deleted per statement: small enough to keep each transaction short on SQLite and PostgreSQL."""
+
+HOURLY_RETENTION_DAYS = 90
+"""Hourly rollups: the 24 h and 7 d charts and windows; 90 days of them is 2,160 rows a monitor."""
+
+DAILY_RETENTION_DAYS = 400
+"""Daily rollups: a year of uptime (plus a month) reads at most ~400 rows a monitor."""
 
 PRUNE_INTERVAL_S = 300
 """How often a long-running process prunes; results accrue slowly compared with this."""
@@ -30,12 +40,18 @@ def prune(retention_days: int, now: dt.datetime | None = None, batch: int = PRUN
           max_batches: int = 20) -> int:
     """Delete what is older than `retention_days`. Returns the number of rows deleted (at most
     `batch * max_batches` per table, so one call stays bounded; the next call continues)."""
-    cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)
-    targets = (
-        (CheckResult, CheckResult.checked_at < cutoff),
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=retention_days)
+    mark = rollups.watermark()
+    raw_cutoff = min(cutoff, mark) if mark is not None else None
+    hourly_cutoff = now - dt.timedelta(days=HOURLY_RETENTION_DAYS)
+    targets = [
         (AlertOutbox, (AlertOutbox.state != "pending") & (AlertOutbox.created_at < cutoff)),
         (QueueMessage, QueueMessage.dead_at.is_null(False) & (QueueMessage.dead_at < cutoff)),
-    )
+        (Rollup, (Rollup.period == "h") & (Rollup.bucket < hourly_cutoff)),
+    ]
+    if raw_cutoff is not None:  # before the rollup job's first run nothing raw is pruned
+        targets.insert(0, (CheckResult, CheckResult.checked_at < raw_cutoff))
     total = 0
     for model, condition in targets:
         for _ in range(max_batches):
@@ -43,6 +59,9 @@ def prune(retention_days: int, now: dt.datetime | None = None, batch: int = PRUN
             total += deleted
             if deleted < batch:
                 break
+    with database.atomic():
+        total += rollups.archive_daily(rollups.floor_to("d", now - dt.timedelta(days=DAILY_RETENTION_DAYS)))
     if total:
         log.info("[RETENTION] pruned %d rows older than %d days", total, retention_days)
     return total
+

@@ -13,6 +13,7 @@ import logging
 import signal
 import time
 
+from healthmon import rollups
 from healthmon.db import bind, database
 from healthmon.queue import open_queue
 from healthmon.redact import redact_text
@@ -101,8 +102,10 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
     enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
     skipped_before, warned_at = scheduler.skipped, None
     prune_at = time.monotonic()
+    rollup_job = rollups.Periodic()
     while not stop.requested:
         started = time.monotonic()
+        rollup_job.tick(started)  # before prune: raw results are pruned only once folded into rollups
         if started >= prune_at:
             prune_at = started + PRUNE_INTERVAL_S
             _prune(settings)
