@@ -20,6 +20,7 @@ import hmac
 import re
 import secrets
 import sys
+from collections.abc import Mapping
 
 import peewee
 
@@ -68,6 +69,47 @@ def create_key(name: str, read_only: bool = False) -> tuple[ApiKey, str]:
     token = kind + secrets.token_urlsafe(KEY_RANDOM_BYTES)
     row = ApiKey.create(name=name, prefix=_lookup_prefix(token), key_hash=hash_key(token), read_only=read_only)
     return row, token
+
+
+INITIAL_KEY_VARIABLE = "HEALTHMON_INITIAL_API_KEY"
+"""A key chosen outside healthmon (Terraform's Secrets Manager secret, a compose user's) that
+`healthmon init-db` registers, so a fresh deployment has a key without a separate step."""
+
+INITIAL_KEY_NAME = "initial"
+
+
+def initial_key_from_env(env: Mapping[str, str]) -> str | None:
+    """HEALTHMON_INITIAL_API_KEY, or None when unset or blank.
+
+    Raises ValueError (a message that never repeats the value) when it is not a healthmon key.
+    """
+    token = (env.get(INITIAL_KEY_VARIABLE) or "").strip()
+    if not token:
+        return None
+    if not _TOKEN.match(token):
+        raise ValueError(
+            f"{INITIAL_KEY_VARIABLE} is not valid: expected hmw_ (or hmr_) and 40 to 100 of A-Z a-z 0-9 _ -"
+        )
+    return token
+
+
+def register_initial_key(token: str) -> str:
+    """Store the hash of `token` as the key named "initial" unless that key is already stored.
+
+    Idempotent, so init-db can run on every release: returns "registered" (stored now), "present"
+    (already stored) or "revoked" (stored and revoked: it stays revoked). The plaintext is never stored.
+    """
+    digest = hash_key(token)
+    existing = ApiKey.get_or_none(ApiKey.key_hash == digest)
+    if existing is None:
+        try:
+            with database.atomic():
+                ApiKey.create(name=INITIAL_KEY_NAME, prefix=_lookup_prefix(token), key_hash=digest,
+                              read_only=token.startswith(READ_ONLY_PREFIX))
+            return "registered"
+        except peewee.IntegrityError:  # a concurrent init-db stored it first
+            existing = ApiKey.get(ApiKey.key_hash == digest)
+    return "revoked" if existing.revoked_at is not None else "present"
 
 
 def verify(token: str | None) -> ApiKey | None:

@@ -7,6 +7,7 @@ Imports are lazy so `healthmon checker` never loads Flask and `healthmon api` ne
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from healthmon import __version__
@@ -92,13 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
     if command == "init-db":
-        from healthmon.db import bind
-        from healthmon.migrations import init_db
-
-        bind(settings.database_url)
-        init_db()
-        print("[DB INIT] monitors table ensured", flush=True)
-        return 0
+        return _init_db(settings)
     if command == "api":
         from webapp.server import serve
 
@@ -124,6 +119,34 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_cli(settings, args)
     raise AssertionError(command)
+
+
+_INITIAL_KEY_STATUS = {
+    "registered": "registered the initial API key (HEALTHMON_INITIAL_API_KEY)",
+    "present": "the initial API key is already registered",
+    "revoked": "the initial API key is revoked; it stays revoked",
+}
+
+
+def _init_db(settings: Settings) -> int:
+    """Schema, then the initial API key when HEALTHMON_INITIAL_API_KEY is set (never printed)."""
+    from healthmon import apikeys
+    from healthmon.db import bind, database
+    from healthmon.migrations import init_db
+
+    try:
+        initial_key = apikeys.initial_key_from_env(os.environ)
+    except ValueError as exc:
+        print(f"healthmon: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    bind(settings.database_url)
+    init_db()
+    print("[DB INIT] monitors table ensured", flush=True)
+    if initial_key is not None:
+        with database.connection_context():
+            status = apikeys.register_initial_key(initial_key)
+        print(f"[DB INIT] {_INITIAL_KEY_STATUS[status]}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

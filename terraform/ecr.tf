@@ -15,7 +15,7 @@ resource "aws_ecr_repository" "app" {
   name     = each.value
   # The guide's release flow pushes :latest and forces a new deployment, so tags are mutable.
   image_tag_mutability = "MUTABLE"
-  force_delete         = false
+  force_delete         = var.ecr_force_delete # destroy removes pushed images too (variables.tf)
 
   image_scanning_configuration {
     scan_on_push = true

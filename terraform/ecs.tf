@@ -85,7 +85,10 @@ locals {
       essential   = true
       command     = ["healthmon", "init-db"]
       environment = local.container_environment
-      secrets     = local.container_secrets
+      # init-db also registers the initial API key (secrets.tf); no other container gets it.
+      secrets = concat(local.container_secrets, [
+        { name = "HEALTHMON_INITIAL_API_KEY", valueFrom = aws_secretsmanager_secret.initial_api_key.arn },
+      ])
       logConfiguration = {
         logDriver = "awslogs"
         options   = { awslogs-group = aws_cloudwatch_log_group.ecs["db-init"].name, awslogs-region = var.aws_region, awslogs-stream-prefix = "db-init" }
@@ -120,10 +123,11 @@ resource "aws_ecs_task_definition" "app" {
 }
 
 locals {
+  # Private subnets behind NAT, or (tasks_public_ip) public subnets with a public IP and no NAT.
   service_network = {
-    subnets          = aws_subnet.private[*].id
+    subnets          = var.tasks_public_ip ? aws_subnet.public[*].id : aws_subnet.private[*].id
     security_groups  = [aws_security_group.ecs.id]
-    assign_public_ip = false
+    assign_public_ip = var.tasks_public_ip
   }
 }
 

@@ -1,5 +1,5 @@
 # Least privilege. The execution role is what ECS itself uses to start a task (pull the image, write
-# logs, read the DATABASE_URL secret); the task roles are what the code inside the task may do.
+# logs, read the DATABASE_URL and initial API key secrets); the task roles are what the code inside the task may do.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -41,12 +41,12 @@ data "aws_iam_policy_document" "execution" {
     resources = [for group in aws_cloudwatch_log_group.ecs : "${group.arn}:*"]
   }
   statement {
-    sid       = "ReadDatabaseUrl"
+    sid       = "ReadTheSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.database_url.arn]
+    resources = [aws_secretsmanager_secret.database_url.arn, aws_secretsmanager_secret.initial_api_key.arn]
   }
   statement {
-    sid       = "DecryptDatabaseUrl"
+    sid       = "DecryptTheSecrets"
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.main.arn]
     condition {

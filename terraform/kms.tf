@@ -1,6 +1,7 @@
-# One customer-managed key for the data at rest that matters: the DATABASE_URL secret, the database
-# (storage and Performance Insights) and the CloudWatch log groups. One key keeps the policy readable;
-# it is rotated yearly by AWS. SQS uses SQS-managed SSE and ECR AES-256 (see sqs.tf, ecr.tf).
+# One customer-managed key for the data at rest that matters: the DATABASE_URL and initial API key
+# secrets, the database (storage and Performance Insights), the CloudWatch log groups and the alarm
+# topic. One key keeps the policy readable; it is rotated yearly by AWS. SQS uses SQS-managed SSE
+# and ECR AES-256 (see sqs.tf, ecr.tf).
 
 resource "aws_kms_key" "main" {
   description             = "${local.name}: DATABASE_URL secret, RDS and CloudWatch logs"
@@ -30,6 +31,15 @@ resource "aws_kms_key" "main" {
             "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${var.aws_region}:${local.account_id}:log-group:*"
           }
         }
+      },
+      {
+        # CloudWatch alarms publish to the encrypted alarm topic (alarms.tf).
+        Sid       = "CloudWatchAlarmsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
       },
     ]
   })

@@ -52,6 +52,11 @@ output "database_url_secret_arn" {
   value       = aws_secretsmanager_secret.database_url.arn
 }
 
+output "initial_api_key_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the initial API key (docs/DEPLOYMENT.md, \"Your API key\")."
+  value       = aws_secretsmanager_secret.initial_api_key.arn
+}
+
 output "alb_dns_name" {
   description = "DNS name of the load balancer (point api_domain_name at it with a CNAME or alias)."
   value       = aws_lb.api.dns_name

@@ -47,6 +47,7 @@ resource "aws_cloudwatch_log_group" "rds" {
 }
 
 resource "aws_db_instance" "main" {
+  #checkov:skip=CKV_AWS_293:Deletion protection is the variable db_deletion_protection, off by default so that the guide's `terraform destroy` removes everything; production sets it true (docs/DEPLOYMENT.md).
   identifier     = local.db_identifier
   engine         = "postgres"
   engine_version = var.db_engine_version

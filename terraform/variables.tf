@@ -33,6 +33,12 @@ variable "single_nat_gateway" {
   default     = true
 }
 
+variable "tasks_public_ip" {
+  type        = bool
+  description = "Run the services in the public subnets with a public IP each instead of in the private subnets behind a NAT gateway. Saves the NAT gateway (about $33/month plus $0.045/GB) for $3.65/month per task in public IPv4 charges; inbound traffic is still only the ALB's (security group). The database stays private."
+  default     = false
+}
+
 variable "alb_ingress_cidrs" {
   type        = list(string)
   description = "IPv4 CIDRs allowed to reach the load balancer on ports 80 and 443."
@@ -115,14 +121,31 @@ variable "db_backup_retention_days" {
 
 variable "db_deletion_protection" {
   type        = bool
-  description = "Refuse to delete the database. Set false and apply before `terraform destroy`."
-  default     = true
+  description = "Refuse to delete the database. false (the default) lets `terraform destroy` remove everything, as the guide promises; set true in production (then set it false and apply before a destroy)."
+  default     = false
 }
 
 variable "db_skip_final_snapshot" {
   type        = bool
-  description = "Delete the database without a final snapshot (health-monitor-db-final) on destroy."
-  default     = false
+  description = "Delete the database without a final snapshot on destroy. true (the default) leaves nothing billable behind; set false in production to keep a snapshot named health-monitor-db-final."
+  default     = true
+}
+
+variable "secret_recovery_window_days" {
+  type        = number
+  description = "Days a destroyed secret (DATABASE_URL, initial API key) can still be restored. 0 (the default) deletes at once, so `terraform destroy` leaves nothing and a new apply may reuse the names; 7-30 for production."
+  default     = 0
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or 7 to 30 (the Secrets Manager limits)."
+  }
+}
+
+variable "ecr_force_delete" {
+  type        = bool
+  description = "Let `terraform destroy` delete the ECR repositories with the images they still hold. true (the default) is the guide's destroy-everything; set false in production so a destroy cannot drop released images."
+  default     = true
 }
 
 # --- Containers -------------------------------------------------------------------------------
@@ -188,6 +211,12 @@ variable "log_level" {
     condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
     error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
   }
+}
+
+variable "alarm_email" {
+  type        = string
+  description = "E-mail address the CloudWatch alarms (dead letters, unhealthy API tasks) notify through an SNS topic. null (the default): the alarms exist but notify no one."
+  default     = null
 }
 
 variable "log_retention_days" {

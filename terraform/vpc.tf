@@ -1,5 +1,6 @@
 # Two public subnets (ALB, NAT gateways) and two private subnets (ECS tasks, RDS) over two AZs.
-# Tasks run in the private subnets and reach the internet (checked URLs, Slack, ECR, SQS) through NAT.
+# Tasks run in the private subnets and reach the internet (checked URLs, Slack, ECR, SQS) through NAT;
+# with tasks_public_ip they run in the public subnets with public IPs instead, and there is no NAT.
 
 resource "aws_vpc" "main" {
   cidr_block           = var.vpc_cidr
@@ -57,7 +58,7 @@ resource "aws_route_table_association" "public" {
 }
 
 locals {
-  nat_count = var.single_nat_gateway ? 1 : 2
+  nat_count = var.tasks_public_ip ? 0 : (var.single_nat_gateway ? 1 : 2)
 }
 
 resource "aws_eip" "nat" {
@@ -79,9 +80,13 @@ resource "aws_route_table" "private" {
   count  = 2
   vpc_id = aws_vpc.main.id
 
-  route {
-    cidr_block     = "0.0.0.0/0"
-    nat_gateway_id = aws_nat_gateway.main[min(count.index, local.nat_count - 1)].id
+  # Without NAT (tasks_public_ip) only the database is here, and it needs no route out.
+  dynamic "route" {
+    for_each = local.nat_count > 0 ? [min(count.index, local.nat_count - 1)] : []
+    content {
+      cidr_block     = "0.0.0.0/0"
+      nat_gateway_id = aws_nat_gateway.main[route.value].id
+    }
   }
 
   tags = { Name = "${local.name}-private-${local.azs[count.index]}" }

@@ -21,6 +21,10 @@ SECURITY_SCHEME = {
 }
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="healthmon"'}
+HOW_TO_GET_A_KEY = (
+    "Create one with `healthmon api-key create --name NAME`, or read the deployment's initial key: "
+    "see docs/DEPLOYMENT.md, 'Your API key'."
+)
 
 
 def bearer_token() -> str | None:
@@ -36,10 +40,11 @@ def require_api_key() -> None:
     """before_request hook: abort 401/403 unless the request carries an adequate key; sets g.api_key."""
     token = bearer_token()
     if token is None:
-        abort(401, message="Missing API key: send 'Authorization: Bearer <key>'.", headers=CHALLENGE)
+        abort(401, message=f"Missing API key: send 'Authorization: Bearer <key>'. {HOW_TO_GET_A_KEY}",
+              headers=CHALLENGE)
     key = apikeys.verify(token)
     if key is None:
-        abort(401, message="Invalid or revoked API key.", headers={
+        abort(401, message=f"Invalid or revoked API key. {HOW_TO_GET_A_KEY}", headers={
             "WWW-Authenticate": 'Bearer realm="healthmon", error="invalid_token"'})
     if key.read_only and request.method not in READ_METHODS:
         abort(403, message="This API key is read-only.")

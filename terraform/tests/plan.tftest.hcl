@@ -34,6 +34,12 @@ mock_provider "aws" {
   mock_resource "aws_secretsmanager_secret" {
     defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mock" }
   }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:mock" }
+  }
+  mock_data "aws_secretsmanager_random_password" {
+    defaults = { random_password = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIjKl" }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
@@ -90,6 +96,81 @@ run "defaults_match_the_guide" {
   assert {
     condition     = startswith(output.api_url, "http://")
     error_message = "api_url is http:// without a certificate"
+  }
+  # Destroy removes everything (the guide's cleanup step).
+  assert {
+    condition     = aws_db_instance.main.deletion_protection == false && aws_db_instance.main.skip_final_snapshot == true
+    error_message = "the database must be deletable without a snapshot by default"
+  }
+  assert {
+    condition     = alltrue([for r in aws_ecr_repository.app : r.force_delete])
+    error_message = "ECR repositories must be force-deleted by default"
+  }
+  assert {
+    condition = (aws_secretsmanager_secret.database_url.recovery_window_in_days == 0 &&
+    aws_secretsmanager_secret.initial_api_key.recovery_window_in_days == 0)
+    error_message = "secrets are deleted at once by default"
+  }
+  # The initial API key: a healthmon key, given to db-init only.
+  assert {
+    condition     = can(regex("^hmw_[A-Za-z0-9]{48}$", aws_secretsmanager_secret_version.initial_api_key.secret_string))
+    error_message = "the initial key must be hmw_ and 48 letters or digits"
+  }
+  assert {
+    condition = alltrue([for k, td in aws_ecs_task_definition.app : (
+      contains([for s in jsondecode(td.container_definitions)[0].secrets : s.name], "HEALTHMON_INITIAL_API_KEY") == (k == "db-init")
+    )])
+    error_message = "only db-init gets HEALTHMON_INITIAL_API_KEY"
+  }
+  # Alarms exist without an e-mail; they notify no one.
+  assert {
+    condition = (length(aws_sns_topic.alarms) == 0 && length(aws_cloudwatch_metric_alarm.dlq_depth.alarm_actions) == 0 &&
+    aws_cloudwatch_metric_alarm.api_unhealthy_hosts.threshold == 0)
+    error_message = "alarms without actions when alarm_email is unset"
+  }
+  # NAT by default: services in the private subnets without public IPs.
+  assert {
+    condition     = length(aws_nat_gateway.main) == 1 && aws_ecs_service.worker.network_configuration[0].assign_public_ip == false
+    error_message = "one NAT gateway and private tasks by default"
+  }
+}
+
+run "production_settings_protect_the_data_and_alarms_mail" {
+  command = plan
+
+  variables {
+    db_deletion_protection      = true
+    db_skip_final_snapshot      = false
+    ecr_force_delete            = false
+    secret_recovery_window_days = 30
+    alarm_email                 = "ops@example.com"
+  }
+
+  assert {
+    condition     = aws_db_instance.main.deletion_protection && !aws_db_instance.main.skip_final_snapshot
+    error_message = "production database settings"
+  }
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 1 && aws_sns_topic_subscription.alarm_email[0].endpoint == "ops@example.com"
+    error_message = "alarm topic and e-mail subscription"
+  }
+}
+
+run "tasks_public_ip_drops_the_nat_gateway" {
+  command = apply
+
+  variables {
+    tasks_public_ip = true
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.main) == 0 && length(aws_eip.nat) == 0
+    error_message = "no NAT gateway or its EIP"
+  }
+  assert {
+    condition = alltrue([for s in [aws_ecs_service.api, aws_ecs_service.scheduler, aws_ecs_service.worker] :
+    s.network_configuration[0].assign_public_ip && toset(s.network_configuration[0].subnets) == toset(aws_subnet.public[*].id)])
+    error_message = "services in the public subnets with public IPs"
   }
 }
 

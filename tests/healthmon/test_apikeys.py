@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -100,3 +102,68 @@ def test_the_cli_explains_a_missing_schema(tmp_path, capsys):
     settings = make_settings(database_url=f"sqlite:///{tmp_path}/empty.db")
     assert _cli(settings, ["list"]) == 1
     assert "healthmon init-db" in capsys.readouterr().err
+
+
+# --- The initial key (HEALTHMON_INITIAL_API_KEY, registered by `healthmon init-db`) ----------------
+
+INITIAL = "hmw_" + "a1B2c3D4" * 6  # the shape Terraform's initial key has: hmw_ + 48 letters and digits
+
+
+def test_an_initial_key_is_registered_once_by_its_hash_and_then_verifies(db):
+    assert apikeys.register_initial_key(INITIAL) == "registered"
+    assert apikeys.register_initial_key(INITIAL) == "present"
+    (row,) = ApiKey.select()
+    assert (row.name, row.read_only, row.key_hash) == ("initial", False, apikeys.hash_key(INITIAL))
+    assert INITIAL not in repr(database.execute_sql("SELECT * FROM api_keys").fetchall())
+    assert apikeys.verify(INITIAL).id == row.id
+
+
+def test_a_revoked_initial_key_stays_revoked_when_init_db_runs_again(db):
+    apikeys.register_initial_key(INITIAL)
+    apikeys.revoke(ApiKey.get().id)
+    assert apikeys.register_initial_key(INITIAL) == "revoked"
+    assert ApiKey.select().count() == 1 and apikeys.verify(INITIAL) is None
+
+
+def test_a_read_only_initial_key_is_read_only(db):
+    apikeys.register_initial_key("hmr_" + INITIAL[4:])
+    assert ApiKey.get().read_only is True
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_unset_or_blank_initial_key_means_none(value):
+    assert apikeys.initial_key_from_env({}) is None
+    assert apikeys.initial_key_from_env({"HEALTHMON_INITIAL_API_KEY": value}) is None
+
+
+@pytest.mark.parametrize("value", ["hmw_short", "secret-" + "x" * 50, "hmw_" + "x" * 45 + "!"])
+def test_a_malformed_initial_key_is_refused_without_echoing_it(value):
+    with pytest.raises(ValueError) as err:
+        apikeys.initial_key_from_env({"HEALTHMON_INITIAL_API_KEY": value})
+    assert "HEALTHMON_INITIAL_API_KEY" in str(err.value) and value not in str(err.value)
+
+
+def _init_db(tmp_path, **extra):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PATH": "/usr/bin:/bin", **extra}
+    return subprocess.run([sys.executable, "-m", "healthmon.cli", "init-db"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_init_db_registers_the_initial_key_idempotently_and_never_prints_it(tmp_path):
+    lines = []
+    for _ in range(2):
+        proc = _init_db(tmp_path, HEALTHMON_INITIAL_API_KEY=INITIAL, LOG_LEVEL="DEBUG")
+        assert proc.returncode == 0, proc.stderr
+        assert INITIAL not in proc.stdout + proc.stderr and INITIAL[4:12] not in proc.stdout + proc.stderr
+        lines.append(proc.stdout.strip().splitlines())
+    assert lines == [
+        ["[DB INIT] monitors table ensured", "[DB INIT] registered the initial API key (HEALTHMON_INITIAL_API_KEY)"],
+        ["[DB INIT] monitors table ensured", "[DB INIT] the initial API key is already registered"],
+    ]
+
+
+def test_init_db_stops_before_touching_the_database_on_a_malformed_initial_key(tmp_path):
+    proc = _init_db(tmp_path, HEALTHMON_INITIAL_API_KEY="hmw_oops")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("healthmon: configuration error: HEALTHMON_INITIAL_API_KEY is not valid")
+    assert "hmw_oops" not in proc.stderr and not (tmp_path / "x.db").exists()

@@ -165,10 +165,21 @@ def test_each_task_runs_its_healthmon_command():
     }
 
 
+def _secrets(container) -> dict:
+    """{name: valueFrom} of a container; db-init's is `concat(local.container_secrets, [one more])`."""
+    listed = container["secrets"]
+    if isinstance(listed, str):
+        m = re.fullmatch(r'\$\{concat\(local\.container_secrets, \[\{name = "(\w+)", valueFrom = ([\w.]+)\}\]\)\}',
+                         listed)
+        assert m, listed
+        listed = [*_value("${local.container_secrets}"), {"name": m.group(1), "valueFrom": "${" + m.group(2) + "}"}]
+    return {s["name"]: s["valueFrom"] for s in listed}
+
+
 def test_the_database_url_comes_from_secrets_and_never_from_environment():
     for key, container in _containers().items():
         env_names = {e["name"] for e in container["environment"]}
-        secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+        secrets = _secrets(container)
         assert "DATABASE_URL" not in env_names, key
         assert secrets.get("DATABASE_URL") == "${aws_secretsmanager_secret.database_url.arn}", key
         assert {"SQS_QUEUE_URL", "AWS_REGION", "FAIL_THRESHOLD", "SUCCESS_THRESHOLD", "PORT", "LOG_LEVEL"} <= env_names
@@ -179,11 +190,36 @@ def test_the_database_url_comes_from_secrets_and_never_from_environment():
             assert "var.db_password" not in text, path.name
 
 
-def test_the_execution_role_reads_only_the_database_url_secret():
+def test_only_db_init_gets_the_initial_api_key():
+    for key, container in _containers().items():
+        secrets = _secrets(container)
+        if key == "db-init":
+            assert secrets["HEALTHMON_INITIAL_API_KEY"] == "${aws_secretsmanager_secret.initial_api_key.arn}"
+        else:
+            assert "HEALTHMON_INITIAL_API_KEY" not in secrets, key
+
+
+def test_the_initial_api_key_is_a_random_healthmon_key_kept_across_plans():
+    version = _resource("aws_secretsmanager_secret_version", "initial_api_key")
+    generated = "${data.aws_secretsmanager_random_password.initial_api_key.random_password}"
+    assert _value(version["secret_string"]) == f"hmw_{generated}"
+    assert version["lifecycle"][0]["ignore_changes"] == ["secret_string"]
+    generator = CONF["data"][("aws_secretsmanager_random_password", "initial_api_key")]
+    assert generator["password_length"] >= 40 and generator["exclude_punctuation"] is True
+    from healthmon.apikeys import initial_key_from_env  # the key Terraform makes is one init-db accepts
+
+    assert initial_key_from_env({"HEALTHMON_INITIAL_API_KEY": "hmw_" + "A1" * (generator["password_length"] // 2)})
+    assert "initial_api_key_secret_arn" in CONF["output"]
+    assert "initial_api_key" not in CONF["output"]  # `terraform output -json > outputs.json` must not hold it
+
+
+def test_the_execution_role_reads_only_the_two_secrets():
     statements = CONF["data"][("aws_iam_policy_document", "execution")]["statement"]
     reads = [s for s in statements if "secretsmanager:GetSecretValue" in _value(s["actions"])]
     assert len(reads) == 1
-    assert _value(reads[0]["resources"]) == ["${aws_secretsmanager_secret.database_url.arn}"]
+    assert _value(reads[0]["resources"]) == [
+        "${aws_secretsmanager_secret.database_url.arn}", "${aws_secretsmanager_secret.initial_api_key.arn}",
+    ]
 
 
 def test_the_task_roles_allow_only_the_sqs_actions_each_process_uses():
@@ -230,10 +266,67 @@ def test_the_database_is_private_encrypted_and_backed_up():
     assert db["publicly_accessible"] is False
     assert db["storage_encrypted"] is True
     assert _value(db["backup_retention_period"]) == 7
-    assert _value(db["deletion_protection"]) is True
     assert db["vpc_security_group_ids"] == ["${aws_security_group.rds.id}"]
     rule = _resource("aws_vpc_security_group_ingress_rule", "rds_from_ecs")
     assert rule["referenced_security_group_id"] == "${aws_security_group.ecs.id}"
+
+
+def test_destroy_removes_everything_by_default_and_production_can_keep_the_data():
+    """The guide's cleanup is one `terraform destroy`: nothing may refuse deletion or stay behind."""
+    defaults = {name: _value(body.get("default")) for name, body in CONF["variable"].items()}
+    assert defaults["db_deletion_protection"] is False and defaults["db_skip_final_snapshot"] is True
+    assert defaults["ecr_force_delete"] is True and defaults["secret_recovery_window_days"] == 0
+    db = _resource("aws_db_instance", "main")
+    assert db["deletion_protection"] == "${var.db_deletion_protection}"
+    assert db["skip_final_snapshot"] == "${var.db_skip_final_snapshot}"
+    assert _resource("aws_ecr_repository", "app")["force_delete"] == "${var.ecr_force_delete}"
+    for secret in ("database_url", "initial_api_key"):
+        assert _resource("aws_secretsmanager_secret", secret)["recovery_window_in_days"] == (
+            "${var.secret_recovery_window_days}")
+    assert _value(_resource("aws_lb", "api")["enable_deletion_protection"]) is False
+    for name in ("db_deletion_protection", "db_skip_final_snapshot", "ecr_force_delete", "secret_recovery_window_days"):
+        assert "production" in _value(CONF["variable"][name]["description"]), name
+
+
+def test_alarms_watch_the_dead_letters_and_the_api_hosts_and_mail_when_asked():
+    dlq = _resource("aws_cloudwatch_metric_alarm", "dlq_depth")
+    assert (_value(dlq["metric_name"]), _value(dlq["namespace"])) == ("ApproximateNumberOfMessagesVisible", "AWS/SQS")
+    assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.checks_dlq.name}"}
+    hosts = _resource("aws_cloudwatch_metric_alarm", "api_unhealthy_hosts")
+    assert (_value(hosts["metric_name"]), _value(hosts["namespace"])) == ("UnHealthyHostCount", "AWS/ApplicationELB")
+    assert hosts["dimensions"]["TargetGroup"] == "${aws_lb_target_group.api.arn_suffix}"
+    for alarm in (dlq, hosts):
+        assert _value(alarm["threshold"]) == 0 and _value(alarm["comparison_operator"]) == "GreaterThanThreshold"
+        assert alarm["alarm_actions"] == "${local.alarm_actions}"
+    assert _value(CONF["variable"]["alarm_email"].get("default")) is None
+    assert _value(_resource("aws_sns_topic_subscription", "alarm_email")["protocol"]) == "email"
+    assert _resource("aws_sns_topic", "alarms")["kms_master_key_id"] == "${aws_kms_key.main.arn}"
+
+
+def test_the_nat_free_option_puts_the_services_in_public_subnets():
+    assert _value(CONF["variable"]["tasks_public_ip"]["default"]) is False
+    network = CONF["locals"]["service_network"]
+    assert network["assign_public_ip"] == "${var.tasks_public_ip}"
+    assert "var.tasks_public_ip ? aws_subnet.public[*].id : aws_subnet.private[*].id" in network["subnets"]
+    assert "var.tasks_public_ip ? 0" in CONF["locals"]["nat_count"]
+
+
+# Language features by the Terraform version that introduced them; versions.tf promises >= 1.0.
+NEWER_THAN_1_0 = {
+    r"\boptional\(": "1.3", r"\bnullable\s*=": "1.1", r"^moved\s*\{": "1.1", r"^import\s*\{": "1.5",
+    r'^check\s+"': "1.5", r"\bprecondition\s*\{": "1.2", r"\bpostcondition\s*\{": "1.2",
+    r"\breplace_triggered_by\b": "1.2", r"\bterraform_data\b": "1.4", r"\b(startswith|endswith)\(": "1.3",
+    r"\bstrcontains\(": "1.5", r"\bplantimestamp\(": "1.5", r"\bissensitive\(": "1.8", r"^removed\s*\{": "1.7",
+    r'^ephemeral\s+"': "1.10", r"_wo\s*=": "1.11", r"\btemplatestring\(": "1.9", r"\bprovider::": "1.8",
+}
+
+
+def test_the_configuration_uses_nothing_newer_than_its_required_version():
+    assert re.search(r'required_version\s*=\s*">= 1\.0"', (TF_DIR / "versions.tf").read_text())
+    for path in sorted(TF_DIR.glob("*.tf")):
+        code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines())
+        for pattern, version in NEWER_THAN_1_0.items():
+            assert not re.search(pattern, code, flags=re.MULTILINE), f"{path.name}: {pattern} needs Terraform {version}"
 
 
 def test_the_ecr_repositories_are_the_guides_and_scan_on_push():
