@@ -400,3 +400,118 @@ class StatsSchema(ma.Schema):
     schedule = fields.Nested(StatsScheduleSchema, required=True)
     results = fields.Nested(StatsResultsSchema, required=True)
     queue = fields.Nested(StatsQueueSchema, required=True)
+
+
+# ---- history: time ranges, uptime, incidents, summary ---------------------------------------------------
+
+
+class QueryDateTime(fields.DateTime):
+    """An ISO 8601 timestamp in a query string (`2026-01-31T12:00:00Z`; no offset means UTC), as naive UTC.
+    Years 1970-9999 only: the database stores naive UTC, and an offset must not push a value out of range."""
+
+    default_error_messages = {"range": "Must be between 1970-01-01T00:00:00Z and 9999-12-30T00:00:00Z."}
+
+    def __init__(self, **kwargs):
+        metadata = {"format": "date-time", **kwargs.pop("metadata", {})}
+        super().__init__(format="iso", metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            raise self.make_error("range") from None
+        if not dt.datetime(1970, 1, 1) <= moment <= dt.datetime(9999, 12, 30):
+            raise self.make_error("range")
+        return moment
+
+
+class TimeRangeQuerySchema(PagedQuerySchema):
+    """`since` (inclusive) and `until` (exclusive) of GET /monitors/{id}/events and /results."""
+
+    since = QueryDateTime(metadata={"description": "Only items at or after this time (ISO 8601; no offset: UTC)."})
+    until = QueryDateTime(metadata={"description": "Only items before this time (ISO 8601; no offset: UTC)."})
+
+    @ma.validates_schema
+    def _since_before_until(self, data, **kwargs):
+        if "since" in data and "until" in data and data["until"] <= data["since"]:
+            raise ma.ValidationError("Must be later than since.", field_name="until")
+
+
+UPTIME_WINDOWS = ("24h", "7d", "30d", "90d", "365d")
+
+
+class UptimeQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    window = fields.String(load_default="24h", validate=validate.OneOf(UPTIME_WINDOWS), metadata={
+        "description": "24h and 7d read hourly rollups (the start is the hour), 30d, 90d and 365d daily ones "
+                       "(the start is the UTC day)."})
+
+
+class LatencySchema(ma.Schema):
+    avg = fields.Float(allow_none=True, required=True)
+    min = fields.Float(allow_none=True, required=True)
+    max = fields.Float(allow_none=True, required=True)
+    p50 = fields.Float(allow_none=True, required=True)
+    p95 = fields.Float(allow_none=True, required=True)
+    p99 = fields.Float(allow_none=True, required=True)
+
+
+class UptimeSchema(ma.Schema):
+    """GET /monitors/{id}/uptime."""
+
+    monitor_id = fields.Integer(required=True)
+    window = fields.String(required=True, validate=validate.OneOf(UPTIME_WINDOWS))
+    from_ = UtcDateTime(required=True, data_key="from", attribute="from",
+                        metadata={"description": "Start of the window (floored to the hour or the UTC day)."})
+    to = UtcDateTime(required=True)
+    uptime_percent = fields.Float(allow_none=True, required=True, metadata={
+        "description": "Successful checks / checks x 100; null without checks in the window."})
+    checks = fields.Integer(required=True)
+    failures = fields.Integer(required=True)
+    downtime_seconds = fields.Integer(required=True, metadata={"description": "Time spent DOWN in the window."})
+    latency_ms = fields.Nested(LatencySchema, required=True, metadata={
+        "description": "Latency of successful checks; percentiles from a fixed-bucket histogram."})
+
+
+class IncidentSchema(ma.Schema):
+    """One DOWN period."""
+
+    started_at = UtcDateTime(required=True)
+    ended_at = UtcDateTime(allow_none=True, required=True, metadata={"description": "null while still DOWN."})
+    ongoing = fields.Boolean(required=True)
+    duration_seconds = fields.Integer(required=True, metadata={"description": "Until now while ongoing."})
+    first_error = RedactedText(required=True)
+
+
+SummaryMonitorsSchema = ma.Schema.from_dict(
+    {name: fields.Integer(required=True) for name in ("total", "up", "down", "unknown", "disabled")},
+    name="SummaryMonitorsSchema")
+
+
+class DownNowSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    since = UtcDateTime(allow_none=True, required=True)
+    down_for_seconds = fields.Integer(allow_none=True, required=True)
+
+
+class WorstUptimeSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    uptime_percent = fields.Float(required=True)
+    checks = fields.Integer(required=True)
+
+
+class SummarySchema(ma.Schema):
+    """GET /summary."""
+
+    monitors = fields.Nested(SummaryMonitorsSchema, required=True, metadata={
+        "description": "Enabled monitors by status, and the disabled ones."})
+    down_now = fields.List(fields.Nested(DownNowSchema), required=True)
+    worst_uptime_24h = fields.List(fields.Nested(WorstUptimeSchema), required=True, metadata={
+        "description": "The five monitors with the lowest uptime over 24 h (those with checks)."})
+    generated_at = UtcDateTime(required=True)

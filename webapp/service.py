@@ -234,9 +234,20 @@ def list_monitors(enabled: bool | None, status: str | None, offset: int, limit: 
     return list(query.order_by(Monitor.id).offset(offset).limit(limit)), total
 
 
-def list_events(monitor_id: int, offset: int, limit: int) -> tuple[list[StateChange], int]:
-    """One page of the monitor's status transitions, newest first, and their total."""
-    query = StateChange.select().where(StateChange.monitor == monitor_id)
+def _in_range(query, column, since: dt.datetime | None, until: dt.datetime | None):
+    """`query` limited to since <= column < until (either bound optional)."""
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    return query
+
+
+def list_events(monitor_id: int, offset: int, limit: int, since: dt.datetime | None = None,
+                until: dt.datetime | None = None) -> tuple[list[StateChange], int]:
+    """One page of the monitor's status transitions (since <= created_at < until), newest first, and their total."""
+    query = _in_range(StateChange.select().where(StateChange.monitor == monitor_id), StateChange.created_at,
+                      since, until)
     total = query.count()
     if offset >= total:
         return [], total
@@ -244,9 +255,11 @@ def list_events(monitor_id: int, offset: int, limit: int) -> tuple[list[StateCha
     return list(rows), total
 
 
-def list_results(monitor_id: int, offset: int, limit: int) -> tuple[list[CheckResult], int]:
-    """One page of the monitor's check results, newest slot first, and their total."""
-    query = CheckResult.select().where(CheckResult.monitor == monitor_id)
+def list_results(monitor_id: int, offset: int, limit: int, since: dt.datetime | None = None,
+                 until: dt.datetime | None = None) -> tuple[list[CheckResult], int]:
+    """One page of the monitor's check results (since <= checked_at < until), newest slot first, and their total."""
+    query = _in_range(CheckResult.select().where(CheckResult.monitor == monitor_id), CheckResult.checked_at,
+                      since, until)
     total = query.count()
     if offset >= total:
         return [], total

@@ -36,6 +36,9 @@ OPERATIONS = [
     ("/monitors/{monitor_id}", "DELETE"),
     ("/monitors/{monitor_id}/events", "GET"),
     ("/monitors/{monitor_id}/results", "GET"),
+    ("/monitors/{monitor_id}/uptime", "GET"),
+    ("/monitors/{monitor_id}/incidents", "GET"),
+    ("/summary", "GET"),
 ]
 
 

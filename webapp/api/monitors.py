@@ -28,8 +28,8 @@ from webapp.schemas import (
     MonitorPatchSchema,
     MonitorQuerySchema,
     MonitorSchema,
-    PagedQuerySchema,
     StateChangeSchema,
+    TimeRangeQuerySchema,
 )
 
 PAGE_SIZE = 100
@@ -192,26 +192,28 @@ def create_blueprint(settings: Settings) -> Blueprint:
     class MonitorEvents(MethodView):
         @documents(401, 404)
         @blp.response(200, StateChangeSchema(many=True))
-        @blp.arguments(PagedQuerySchema, location="query", unknown=RAISE)
+        @blp.arguments(TimeRangeQuerySchema, location="query", unknown=RAISE)
         @blp.paginate(page_size=HISTORY_PAGE_SIZE, max_page_size=HISTORY_MAX_PAGE_SIZE)
-        def get(self, _query, monitor_id, pagination_parameters):
-            """Status changes of a monitor, newest first."""
+        def get(self, query, monitor_id, pagination_parameters):
+            """Status changes of a monitor, newest first; `since`/`until` bound their time."""
             _existing(monitor_id)
             p = pagination_parameters
-            rows, p.item_count = service.list_events(monitor_id, p.first_item, p.page_size)
+            rows, p.item_count = service.list_events(monitor_id, p.first_item, p.page_size,
+                                                     query.get("since"), query.get("until"))
             return rows
 
     @blp.route("/<int:monitor_id>/results")
     class MonitorResults(MethodView):
         @documents(401, 404)
         @blp.response(200, CheckResultSchema(many=True))
-        @blp.arguments(PagedQuerySchema, location="query", unknown=RAISE)
+        @blp.arguments(TimeRangeQuerySchema, location="query", unknown=RAISE)
         @blp.paginate(page_size=HISTORY_PAGE_SIZE, max_page_size=HISTORY_MAX_PAGE_SIZE)
-        def get(self, _query, monitor_id, pagination_parameters):
-            """Check results of a monitor, newest first."""
+        def get(self, query, monitor_id, pagination_parameters):
+            """Check results of a monitor, newest first; `since`/`until` bound their checked_at."""
             _existing(monitor_id)
             p = pagination_parameters
-            rows, p.item_count = service.list_results(monitor_id, p.first_item, p.page_size)
+            rows, p.item_count = service.list_results(monitor_id, p.first_item, p.page_size,
+                                                      query.get("since"), query.get("until"))
             return rows
 
     return blp
