@@ -72,7 +72,7 @@ def _incidents_from(rows: Sequence[tuple]) -> dict[int, list[Incident]]:
     return out
 
 
-def _first_errors(incidents: list[Incident]) -> list[Incident]:
+def resolve_first_errors(incidents: list[Incident]) -> list[Incident]:
     """Each incident's first error: the first failed check after the last good one (and after the state
     change before it) up to when it went DOWN (the check that tipped it is FAIL_THRESHOLD failures later),
     while raw results are kept; else the error that took it DOWN, from its state change."""
@@ -102,7 +102,7 @@ def incidents(monitor_id: int) -> list[Incident]:
 def incident_page(monitor_id: int, offset: int, limit: int) -> tuple[list[Incident], int]:
     """One page of the monitor's incidents, newest first, with their first errors, and the total."""
     found = incidents(monitor_id)
-    return _first_errors(found[offset:offset + limit]), len(found)
+    return resolve_first_errors(found[offset:offset + limit]), len(found)
 
 
 def incidents_by_monitor(since: dt.datetime | None = None,
@@ -123,7 +123,7 @@ def incidents_by_monitor(since: dt.datetime | None = None,
 
 def incident_first_error(monitor_id: int, down_at: dt.datetime, fallback: str) -> str:
     """The first error of the incident that went DOWN at `down_at` (for a recovery alert)."""
-    return _first_errors([Incident(monitor_id, down_at, None, fallback)])[0].first_error
+    return resolve_first_errors([Incident(monitor_id, down_at, None, fallback)])[0].first_error
 
 
 # ---- uptime --------------------------------------------------------------------------------------------

@@ -153,6 +153,10 @@ def _url_or_none(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+ACCESS_CHOICES = ("public", "private", "off")
+"""Who may read a page that is not the API (STATUS_PAGE, METRICS): anyone, holders of an API key, nobody."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Process configuration. Build with `Settings.from_env()`; tests use `Settings.from_env({...})`."""
@@ -180,6 +184,7 @@ class Settings:
     shutdown_grace: float = defaults.DEFAULT_SHUTDOWN_GRACE
     result_retention_days: int = defaults.DEFAULT_RESULT_RETENTION_DAYS
     ca_bundle: str | None = None  # PEM file of CAs HTTPS checks trust; None: certifi's bundle
+    status_page: str = "private"  # /status: public (no key), private (any API key), off (404)
 
     @property
     def queue_backend(self) -> str:
@@ -227,6 +232,7 @@ class Settings:
             shutdown_grace=_float(env, "SHUTDOWN_GRACE", defaults.DEFAULT_SHUTDOWN_GRACE, 1, 115),
             result_retention_days=_int(env, "RESULT_RETENTION_DAYS", defaults.DEFAULT_RESULT_RETENTION_DAYS, 1, 3650),
             ca_bundle=_existing_file_or_none(env, "CA_BUNDLE"),
+            status_page=_choice(env, "STATUS_PAGE", "private", ACCESS_CHOICES),
         )
 
     def as_safe_dict(self) -> dict:
