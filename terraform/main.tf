@@ -1,6 +1,6 @@
 # healthmon on AWS: ALB -> API on ECS Fargate; scheduler -> SQS -> worker pool; RDS PostgreSQL.
 # Names (cluster, services, task definitions, log groups, ECR repositories) are the deployment
-# guide's and are used verbatim by docs/deploy-aws.md: change them only together with the docs.
+# guide's and are used verbatim by docs/DEPLOYMENT.md: change them only together with the docs.
 
 provider "aws" {
   region = var.aws_region

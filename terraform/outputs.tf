@@ -1,4 +1,4 @@
-# The first six are the deployment guide's (docs/deploy-aws.md uses them by these names).
+# The first six are the deployment guide's (docs/DEPLOYMENT.md uses them by these names).
 
 output "api_url" {
   description = "Base URL of the API (GET $api_url/health answers {\"status\":\"ok\"})."

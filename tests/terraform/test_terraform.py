@@ -1,10 +1,8 @@
 """The AWS deployment (terraform/) keeps the deployment guide's contract.
 
-The HCL is parsed with python-hcl2 (no provider, no network). python-hcl2 keeps string quotes and
-leaves expressions as "${...}" strings, so `_value` strips quotes and resolves the plain
-`var.X` / `local.X.Y` references the assertions need. The terraform binary, when present, checks
-formatting and runs terraform/tests/*.tftest.hcl against a mocked provider; checkov runs in its
-own venv (scripts/checkov.sh).
+The HCL is parsed with python-hcl2 (no provider, no network; tests/terraform/hcl.py). The terraform
+binary, when present, checks formatting and runs terraform/tests/*.tftest.hcl against a mocked
+provider; checkov runs in its own venv (scripts/checkov.sh).
 """
 
 from __future__ import annotations
@@ -15,11 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import hcl2
 import pytest
 
+from tests.terraform.hcl import CONF, TF_DIR, containers, resource, value
+
 ROOT = Path(__file__).resolve().parents[2]
-TF_DIR = ROOT / "terraform"
 CHECKOV_SCRIPT = ROOT / "scripts" / "checkov.sh"
 CHECKOV_NO_VENV_EXIT = 3  # scripts/checkov.sh: the venv could not be created (offline)
 # Where this machine keeps provider binaries (terraform cannot download them here).
@@ -32,81 +30,17 @@ TASKS = ("api", "scheduler", "worker", "db-init")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def _unquote(text):
-    if isinstance(text, str) and len(text) >= 2 and text[0] == text[-1] == '"':
-        return text[1:-1]
-    return text
-
-
-def _load() -> dict:
-    """All terraform/*.tf merged: {'variable': {name: body}, 'output': ..., 'locals': {...},
-    'resource': {(type, name): body}, 'data': {(type, name): body}}."""
-    conf = {"variable": {}, "output": {}, "locals": {}, "resource": {}, "data": {}}
-    for path in sorted(TF_DIR.glob("*.tf")):
-        with path.open(encoding="utf-8") as fh:
-            parsed = hcl2.load(fh)
-        for block in parsed.get("locals", []):
-            conf["locals"].update({k: v for k, v in block.items() if not k.startswith("__")})
-        for kind in ("variable", "output"):
-            for block in parsed.get(kind, []):
-                conf[kind].update({_unquote(k): v for k, v in block.items()})
-        for kind in ("resource", "data"):
-            for block in parsed.get(kind, []):
-                for rtype, named in block.items():
-                    for name, body in named.items():
-                        conf[kind][(_unquote(rtype), _unquote(name))] = body
-    return conf
-
-
-CONF = _load()
-
-
-def _value(raw):
-    """A literal as Python: quotes stripped, `${var.X}` -> X's default, `${local.a.b}` -> that local."""
-    raw = _unquote(raw)
-    if isinstance(raw, list):
-        return [_value(v) for v in raw]
-    if isinstance(raw, dict):
-        return {k: _value(v) for k, v in raw.items() if not k.startswith("__")}
-    if not isinstance(raw, str):
-        return raw
-    m = re.fullmatch(r"\$\{var\.(\w+)\}", raw)
-    if m:
-        return _value(CONF["variable"][m.group(1)]["default"])
-    m = re.fullmatch(r"\$\{local\.([\w.-]+)\}", raw)
-    if m:
-        node = CONF["locals"]
-        for part in m.group(1).split("."):
-            node = node[part]
-        return _value(node)
-    m = re.fullmatch(r"\$\{([\d\s*]+)\}", raw)  # constant products such as 24 * 60 * 60
-    if m:
-        product = 1
-        for factor in m.group(1).split("*"):
-            product *= int(factor)
-        return product
-    return raw
-
-
-def _resource(rtype: str, name: str) -> dict:
-    return CONF["resource"][(rtype, name)]
-
-
-def _containers() -> dict:
-    return _value("${local.containers}")
-
-
 def test_it_exposes_the_guides_six_outputs_with_descriptions():
     assert set(CONF["output"]) >= GUIDE_OUTPUTS
     assert {"dlq_url", "db_endpoint", "private_subnet_ids"} <= set(CONF["output"])
-    assert all(_value(body.get("description")) for body in CONF["output"].values())
+    assert all(value(body.get("description")) for body in CONF["output"].values())
 
 
 def test_every_variable_has_a_type_and_a_description():
     assert CONF["variable"], "no variables parsed"
     for name, body in CONF["variable"].items():
         assert body.get("type"), f"variable {name} has no type"
-        assert _value(body.get("description")), f"variable {name} has no description"
+        assert value(body.get("description")), f"variable {name} has no description"
 
 
 def test_the_db_password_is_a_sensitive_variable_without_default():
@@ -116,7 +50,7 @@ def test_the_db_password_is_a_sensitive_variable_without_default():
 
 
 def test_the_guides_defaults_are_the_variables_defaults():
-    defaults = {name: _value(body.get("default")) for name, body in CONF["variable"].items()}
+    defaults = {name: value(body.get("default")) for name, body in CONF["variable"].items()}
     assert defaults["db_instance_class"] == "db.t3.micro"
     assert defaults["fail_threshold"] == 2 and defaults["success_threshold"] == 2
     assert defaults["db_backup_retention_days"] == 7
@@ -126,37 +60,37 @@ def test_the_guides_defaults_are_the_variables_defaults():
 
 
 def test_the_worker_scales_on_ten_messages_per_task_between_one_and_five():
-    target = _resource("aws_appautoscaling_target", "worker")
-    assert _value(target["min_capacity"]) == 1
-    assert _value(target["max_capacity"]) == 5
+    target = resource("aws_appautoscaling_target", "worker")
+    assert value(target["min_capacity"]) == 1
+    assert value(target["max_capacity"]) == 5
     assert "aws_ecs_service.worker" in target["resource_id"]
 
-    config = _resource("aws_appautoscaling_policy", "worker_backlog")["target_tracking_scaling_policy_configuration"][0]
-    assert _value(config["target_value"]) == 10
+    config = resource("aws_appautoscaling_policy", "worker_backlog")["target_tracking_scaling_policy_configuration"][0]
+    assert value(config["target_value"]) == 10
     metrics = config["customized_metric_specification"][0]["metrics"]
     names = {
-        _value(m["metric_stat"][0]["metric"][0]["metric_name"]) for m in metrics if "metric_stat" in m
+        value(m["metric_stat"][0]["metric"][0]["metric_name"]) for m in metrics if "metric_stat" in m
     }
     assert names == {"ApproximateNumberOfMessagesVisible", "RunningTaskCount"}
     returned = [m for m in metrics if m.get("return_data") is True]
-    assert len(returned) == 1 and "backlog / workers" in _value(returned[0]["expression"])
+    assert len(returned) == 1 and "backlog / workers" in value(returned[0]["expression"])
 
 
 def test_it_names_the_cluster_services_and_task_definitions_as_the_guide():
-    assert _value(_resource("aws_ecs_cluster", "main")["name"]) == "health-monitor-cluster"
-    services = {_value(_resource("aws_ecs_service", s)["name"]) for s in ("api", "scheduler", "worker")}
+    assert value(resource("aws_ecs_cluster", "main")["name"]) == "health-monitor-cluster"
+    services = {value(resource("aws_ecs_service", s)["name"]) for s in ("api", "scheduler", "worker")}
     assert services == {"health-monitor-api", "health-monitor-scheduler", "health-monitor-worker"}
 
-    task_def = _resource("aws_ecs_task_definition", "app")
+    task_def = resource("aws_ecs_task_definition", "app")
     assert task_def["for_each"] == "${local.containers}"
-    prefix = _value("${local.name}")
-    families = {_value(task_def["family"]).replace("${local.name}", prefix).replace("${each.key}", key)
-                for key in _containers()}
+    prefix = value("${local.name}")
+    families = {value(task_def["family"]).replace("${local.name}", prefix).replace("${each.key}", key)
+                for key in containers()}
     assert families == {f"health-monitor-{t}" for t in TASKS}
 
 
 def test_each_task_runs_its_healthmon_command():
-    commands = {key: c["command"] for key, c in _containers().items()}
+    commands = {key: c["command"] for key, c in containers().items()}
     assert commands == {
         "api": ["healthmon", "api"],
         "scheduler": ["healthmon", "scheduler"],
@@ -172,12 +106,12 @@ def _secrets(container) -> dict:
         m = re.fullmatch(r'\$\{concat\(local\.container_secrets, \[\{name = "(\w+)", valueFrom = ([\w.]+)\}\]\)\}',
                          listed)
         assert m, listed
-        listed = [*_value("${local.container_secrets}"), {"name": m.group(1), "valueFrom": "${" + m.group(2) + "}"}]
+        listed = [*value("${local.container_secrets}"), {"name": m.group(1), "valueFrom": "${" + m.group(2) + "}"}]
     return {s["name"]: s["valueFrom"] for s in listed}
 
 
 def test_the_database_url_comes_from_secrets_and_never_from_environment():
-    for key, container in _containers().items():
+    for key, container in containers().items():
         env_names = {e["name"] for e in container["environment"]}
         secrets = _secrets(container)
         assert "DATABASE_URL" not in env_names, key
@@ -191,7 +125,7 @@ def test_the_database_url_comes_from_secrets_and_never_from_environment():
 
 
 def test_only_db_init_gets_the_initial_api_key():
-    for key, container in _containers().items():
+    for key, container in containers().items():
         secrets = _secrets(container)
         if key == "db-init":
             assert secrets["HEALTHMON_INITIAL_API_KEY"] == "${aws_secretsmanager_secret.initial_api_key.arn}"
@@ -200,9 +134,9 @@ def test_only_db_init_gets_the_initial_api_key():
 
 
 def test_the_initial_api_key_is_a_random_healthmon_key_kept_across_plans():
-    version = _resource("aws_secretsmanager_secret_version", "initial_api_key")
+    version = resource("aws_secretsmanager_secret_version", "initial_api_key")
     generated = "${data.aws_secretsmanager_random_password.initial_api_key.random_password}"
-    assert _value(version["secret_string"]) == f"hmw_{generated}"
+    assert value(version["secret_string"]) == f"hmw_{generated}"
     assert version["lifecycle"][0]["ignore_changes"] == ["secret_string"]
     generator = CONF["data"][("aws_secretsmanager_random_password", "initial_api_key")]
     assert generator["password_length"] >= 40 and generator["exclude_punctuation"] is True
@@ -215,9 +149,9 @@ def test_the_initial_api_key_is_a_random_healthmon_key_kept_across_plans():
 
 def test_the_execution_role_reads_only_the_two_secrets():
     statements = CONF["data"][("aws_iam_policy_document", "execution")]["statement"]
-    reads = [s for s in statements if "secretsmanager:GetSecretValue" in _value(s["actions"])]
+    reads = [s for s in statements if "secretsmanager:GetSecretValue" in value(s["actions"])]
     assert len(reads) == 1
-    assert _value(reads[0]["resources"]) == [
+    assert value(reads[0]["resources"]) == [
         "${aws_secretsmanager_secret.database_url.arn}", "${aws_secretsmanager_secret.initial_api_key.arn}",
     ]
 
@@ -225,7 +159,7 @@ def test_the_execution_role_reads_only_the_two_secrets():
 def test_the_task_roles_allow_only_the_sqs_actions_each_process_uses():
     def actions(doc):
         statements = CONF["data"][("aws_iam_policy_document", doc)]["statement"]
-        return {a for s in statements for a in _value(s["actions"])}
+        return {a for s in statements for a in value(s["actions"])}
 
     assert actions("scheduler_task") == {"sqs:SendMessage"}
     assert actions("worker_task") == {
@@ -234,77 +168,77 @@ def test_the_task_roles_allow_only_the_sqs_actions_each_process_uses():
 
 
 def test_the_check_queue_has_a_dead_letter_queue_after_five_receives():
-    queue = _resource("aws_sqs_queue", "checks")
+    queue = resource("aws_sqs_queue", "checks")
     redrive = queue["redrive_policy"]
     assert "deadLetterTargetArn = aws_sqs_queue.checks_dlq.arn" in redrive
     count = re.search(r"maxReceiveCount\s*=\s*([\w.]+)", redrive).group(1)
-    assert _value("${" + count + "}") == 5
-    assert _value(queue["visibility_timeout_seconds"]) == 60
-    assert _value(queue["message_retention_seconds"]) == 24 * 3600
+    assert value("${" + count + "}") == 5
+    assert value(queue["visibility_timeout_seconds"]) == 60
+    assert value(queue["message_retention_seconds"]) == 24 * 3600
     assert queue["sqs_managed_sse_enabled"] is True
-    assert _resource("aws_sqs_queue", "checks_dlq")["sqs_managed_sse_enabled"] is True
+    assert resource("aws_sqs_queue", "checks_dlq")["sqs_managed_sse_enabled"] is True
 
 
 def test_every_log_group_keeps_logs_seven_days():
     groups = [body for (rtype, _), body in CONF["resource"].items() if rtype == "aws_cloudwatch_log_group"]
     assert len(groups) >= 2
     for group in groups:
-        assert _value(group["retention_in_days"]) == 7
-    ecs_groups = _resource("aws_cloudwatch_log_group", "ecs")
-    assert _value(ecs_groups["name"]) == "/ecs/${local.name}-${each.key}"
-    assert set(_value(ecs_groups["for_each"])) == set(TASKS)
+        assert value(group["retention_in_days"]) == 7
+    ecs_groups = resource("aws_cloudwatch_log_group", "ecs")
+    assert value(ecs_groups["name"]) == "/ecs/${local.name}-${each.key}"
+    assert set(value(ecs_groups["for_each"])) == set(TASKS)
 
 
 def test_the_worker_gets_thirty_seconds_to_stop_and_an_init_process():
-    worker = _containers()["worker"]
+    worker = containers()["worker"]
     assert worker["stopTimeout"] == 30
     assert worker["linuxParameters"]["initProcessEnabled"] is True
 
 
 def test_the_database_is_private_encrypted_and_backed_up():
-    db = _resource("aws_db_instance", "main")
+    db = resource("aws_db_instance", "main")
     assert db["publicly_accessible"] is False
     assert db["storage_encrypted"] is True
-    assert _value(db["backup_retention_period"]) == 7
+    assert value(db["backup_retention_period"]) == 7
     assert db["vpc_security_group_ids"] == ["${aws_security_group.rds.id}"]
-    rule = _resource("aws_vpc_security_group_ingress_rule", "rds_from_ecs")
+    rule = resource("aws_vpc_security_group_ingress_rule", "rds_from_ecs")
     assert rule["referenced_security_group_id"] == "${aws_security_group.ecs.id}"
 
 
 def test_destroy_removes_everything_by_default_and_production_can_keep_the_data():
     """The guide's cleanup is one `terraform destroy`: nothing may refuse deletion or stay behind."""
-    defaults = {name: _value(body.get("default")) for name, body in CONF["variable"].items()}
+    defaults = {name: value(body.get("default")) for name, body in CONF["variable"].items()}
     assert defaults["db_deletion_protection"] is False and defaults["db_skip_final_snapshot"] is True
     assert defaults["ecr_force_delete"] is True and defaults["secret_recovery_window_days"] == 0
-    db = _resource("aws_db_instance", "main")
+    db = resource("aws_db_instance", "main")
     assert db["deletion_protection"] == "${var.db_deletion_protection}"
     assert db["skip_final_snapshot"] == "${var.db_skip_final_snapshot}"
-    assert _resource("aws_ecr_repository", "app")["force_delete"] == "${var.ecr_force_delete}"
+    assert resource("aws_ecr_repository", "app")["force_delete"] == "${var.ecr_force_delete}"
     for secret in ("database_url", "initial_api_key"):
-        assert _resource("aws_secretsmanager_secret", secret)["recovery_window_in_days"] == (
+        assert resource("aws_secretsmanager_secret", secret)["recovery_window_in_days"] == (
             "${var.secret_recovery_window_days}")
-    assert _value(_resource("aws_lb", "api")["enable_deletion_protection"]) is False
+    assert value(resource("aws_lb", "api")["enable_deletion_protection"]) is False
     for name in ("db_deletion_protection", "db_skip_final_snapshot", "ecr_force_delete", "secret_recovery_window_days"):
-        assert "production" in _value(CONF["variable"][name]["description"]), name
+        assert "production" in value(CONF["variable"][name]["description"]), name
 
 
 def test_alarms_watch_the_dead_letters_and_the_api_hosts_and_mail_when_asked():
-    dlq = _resource("aws_cloudwatch_metric_alarm", "dlq_depth")
-    assert (_value(dlq["metric_name"]), _value(dlq["namespace"])) == ("ApproximateNumberOfMessagesVisible", "AWS/SQS")
+    dlq = resource("aws_cloudwatch_metric_alarm", "dlq_depth")
+    assert (value(dlq["metric_name"]), value(dlq["namespace"])) == ("ApproximateNumberOfMessagesVisible", "AWS/SQS")
     assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.checks_dlq.name}"}
-    hosts = _resource("aws_cloudwatch_metric_alarm", "api_unhealthy_hosts")
-    assert (_value(hosts["metric_name"]), _value(hosts["namespace"])) == ("UnHealthyHostCount", "AWS/ApplicationELB")
+    hosts = resource("aws_cloudwatch_metric_alarm", "api_unhealthy_hosts")
+    assert (value(hosts["metric_name"]), value(hosts["namespace"])) == ("UnHealthyHostCount", "AWS/ApplicationELB")
     assert hosts["dimensions"]["TargetGroup"] == "${aws_lb_target_group.api.arn_suffix}"
     for alarm in (dlq, hosts):
-        assert _value(alarm["threshold"]) == 0 and _value(alarm["comparison_operator"]) == "GreaterThanThreshold"
+        assert value(alarm["threshold"]) == 0 and value(alarm["comparison_operator"]) == "GreaterThanThreshold"
         assert alarm["alarm_actions"] == "${local.alarm_actions}"
-    assert _value(CONF["variable"]["alarm_email"].get("default")) is None
-    assert _value(_resource("aws_sns_topic_subscription", "alarm_email")["protocol"]) == "email"
-    assert _resource("aws_sns_topic", "alarms")["kms_master_key_id"] == "${aws_kms_key.main.arn}"
+    assert value(CONF["variable"]["alarm_email"].get("default")) is None
+    assert value(resource("aws_sns_topic_subscription", "alarm_email")["protocol"]) == "email"
+    assert resource("aws_sns_topic", "alarms")["kms_master_key_id"] == "${aws_kms_key.main.arn}"
 
 
 def test_the_nat_free_option_puts_the_services_in_public_subnets():
-    assert _value(CONF["variable"]["tasks_public_ip"]["default"]) is False
+    assert value(CONF["variable"]["tasks_public_ip"]["default"]) is False
     network = CONF["locals"]["service_network"]
     assert network["assign_public_ip"] == "${var.tasks_public_ip}"
     assert "var.tasks_public_ip ? aws_subnet.public[*].id : aws_subnet.private[*].id" in network["subnets"]
@@ -330,10 +264,10 @@ def test_the_configuration_uses_nothing_newer_than_its_required_version():
 
 
 def test_the_ecr_repositories_are_the_guides_and_scan_on_push():
-    repos = _value("${local.ecr_repositories}")
-    prefix = _value("${local.name}")
+    repos = value("${local.ecr_repositories}")
+    prefix = value("${local.name}")
     assert {name.replace("${local.name}", prefix) for name in repos.values()} == {f"health-monitor-{t}" for t in TASKS}
-    scan = _resource("aws_ecr_repository", "app")["image_scanning_configuration"][0]
+    scan = resource("aws_ecr_repository", "app")["image_scanning_configuration"][0]
     assert scan["scan_on_push"] is True
 
 
