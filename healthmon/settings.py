@@ -185,6 +185,7 @@ class Settings:
     result_retention_days: int = defaults.DEFAULT_RESULT_RETENTION_DAYS
     ca_bundle: str | None = None  # PEM file of CAs HTTPS checks trust; None: certifi's bundle
     status_page: str = "private"  # /status: public (no key), private (any API key), off (404)
+    metrics: str = "private"  # /metrics: the same choices
 
     @property
     def queue_backend(self) -> str:
@@ -233,6 +234,7 @@ class Settings:
             result_retention_days=_int(env, "RESULT_RETENTION_DAYS", defaults.DEFAULT_RESULT_RETENTION_DAYS, 1, 3650),
             ca_bundle=_existing_file_or_none(env, "CA_BUNDLE"),
             status_page=_choice(env, "STATUS_PAGE", "private", ACCESS_CHOICES),
+            metrics=_choice(env, "METRICS", "private", ACCESS_CHOICES),
         )
 
     def as_safe_dict(self) -> dict:

@@ -17,7 +17,7 @@ from flask_smorest import Api
 from healthmon import __version__, defaults
 from healthmon.db import bind, database
 from healthmon.settings import Settings
-from webapp import docs, status
+from webapp import docs, metrics, status
 from webapp.api import health, history, monitors, stats
 from webapp.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from webapp.errors import register_error_handlers
@@ -32,7 +32,7 @@ Authentication: every /monitors operation needs `Authorization: Bearer <key>`. C
 `healthmon api-key create --name NAME [--read-only]`, then use the **Authorize** button.
 """
 
-DB_BLUEPRINTS = frozenset({"monitors", "stats", "history", "status"})
+DB_BLUEPRINTS = frozenset({"monitors", "stats", "history", "status", "metrics"})
 """Blueprints whose requests use the database; /health and the docs never open a connection."""
 
 
@@ -97,5 +97,6 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     api.register_blueprint(history.create_blueprint())
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(status.create_blueprint(settings))  # HTML, not in the OpenAPI document
+    app.register_blueprint(metrics.create_blueprint(settings))  # Prometheus text, not in it either
     register_error_handlers(app, api)
     return app
