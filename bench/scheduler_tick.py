@@ -6,6 +6,7 @@
         [--sqs-latency-ms 15]   # also: the same with a fake SQS client whose every call takes this long
         [--send-threads 8]   # SendMessageBatch calls at once (sqs.SEND_THREADS); 1 = the old sequential sends
         [--sub-batches 500,100]   # sub-batch sizes timed with --moto
+        [--smoke]   # seconds: 50 due of 200, 1 round, and the fake SQS client (1 ms) at sub-batches 10,25
 
 `--total` monitors exist, `--due` of them are due; each round resets them and times one tick
 (SCHEDULER_BATCH = --due). Three cases per engine, because `claim_due` runs one query for monitors
@@ -57,13 +58,20 @@ def populate(total: int) -> None:
             Monitor.insert_many(rows[start : start + 500]).execute()
 
 
+def _recorded() -> dict:
+    """Columns that say every monitor's previous job was recorded: with backpressure (pending_slot, where the
+    schema has it) a monitor whose job is still pending gets no new one, and each round must start clean."""
+    return {"pending_slot": None} if "pending_slot" in Monitor._meta.fields else {}
+
+
 def reset(case: str, due: int) -> None:
     with database.atomic():
         QueueMessage.delete().execute()
         if case == "backlog":
-            Monitor.update(next_check_at=NOW - dt.timedelta(seconds=30), status="UP", consecutive_successes=1).execute()
+            Monitor.update(next_check_at=NOW - dt.timedelta(seconds=30), status="UP", consecutive_successes=1,
+                           **_recorded()).execute()
             return
-        Monitor.update(next_check_at=LATER, status="UP", consecutive_successes=1).execute()
+        Monitor.update(next_check_at=LATER, status="UP", consecutive_successes=1, **_recorded()).execute()
         ids = Monitor.select(Monitor.id).order_by(Monitor.id).limit(due)
         fields = {"next_check_at": NOW - dt.timedelta(seconds=1)}
         if case == "new":
@@ -194,7 +202,13 @@ def main() -> None:
     parser.add_argument("--sqs-latency-ms", type=float, default=None)
     parser.add_argument("--send-threads", type=int, default=None)
     parser.add_argument("--sub-batches", default=f"{LOCAL_SUB_BATCH},{REMOTE_SUB_BATCH}")
+    parser.add_argument("--smoke", action="store_true",
+                        help="seconds-long run with the smallest sizes that still exercise every path (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.due, args.total, args.rounds, args.sub_batches = 50, 200, 1, "10,25"
+        if args.sqs_latency_ms is None:
+            args.sqs_latency_ms = 1.0
     if args.send_threads is not None:
         import healthmon.queue.sqs as sqs
 

@@ -2,7 +2,7 @@
 local target -> record_result -> delete. Usage:
 
     .venv/bin/python -m bench.worker_throughput [--jobs 2000] [--concurrency 100] [--db sqlite|URL]
-        [--queue-latency-ms 20] [--target-delay-ms 200] [--queue-threads]
+        [--queue-latency-ms 20] [--target-delay-ms 200] [--queue-threads] [--smoke]
 
 --queue-latency-ms adds that delay to every queue call (receive, delete, release and their batch forms), as a
 round trip to SQS would; the database queue underneath still does the work, and the worker uses its queue
@@ -94,7 +94,10 @@ def main() -> None:
     parser.add_argument("--queue-latency-ms", type=float, default=0.0)
     parser.add_argument("--target-delay-ms", type=float, default=0.0)
     parser.add_argument("--queue-threads", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds: 100 jobs (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.jobs = min(args.jobs, 100)
     url = f"sqlite:///{tempfile.mkdtemp()}/bench.db" if args.db == "sqlite" else args.db
     bind(url)
     init_db()
