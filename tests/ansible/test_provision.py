@@ -1,4 +1,5 @@
-"""provision.yml creates the SQS check queue and its dead-letter queue, here on a local moto_server."""
+"""provision.yml creates the SQS check queue and its dead-letter queue, here on a local moto_server, in the
+roles' default region when none is given, and a second run changes nothing."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def test_it_creates_the_queue_with_a_redrive_policy_to_its_dlq_and_is_idempotent
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({
         "healthmon_aws_endpoint_url": moto_server.url,
-        "healthmon_aws_region": "us-east-1",
+        # No healthmon_aws_region: the role's default (us-east-1) must win over group_vars/all.
         "healthmon_aws_sqs_queue_name": name,
         "healthmon_aws_sqs_max_receives": 4,
         "healthmon_aws_sqs_visibility_timeout": 75,
@@ -48,7 +49,13 @@ def test_it_creates_the_queue_with_a_redrive_policy_to_its_dlq_and_is_idempotent
     assert redrive["deadLetterTargetArn"] == dlq_arn
     assert int(redrive["maxReceiveCount"]) == 4
     assert attrs["VisibilityTimeout"] == "75"
-    assert f'healthmon_sqs_queue_url: "{queue_url}"' in vars_file.read_text()
+    assert attrs["MessageRetentionPeriod"] == str(24 * 3600)  # the guide's 24 h, as docs/deploy-ec2.md says
+    assert attrs["ReceiveMessageWaitTimeSeconds"] == "20"
+    dlq_attrs = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["MessageRetentionPeriod"])["Attributes"]
+    assert dlq_attrs["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+    written = vars_file.read_text()
+    assert f'healthmon_sqs_queue_url: "{queue_url}"' in written
+    assert 'healthmon_aws_region: "us-east-1"' in written
 
     second = run_playbook("provision.yml", inventory, extra, tmp_path / "home", env=moto_server.env)
     counts = recap(second.stdout, "localhost")

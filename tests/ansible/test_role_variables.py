@@ -49,3 +49,18 @@ def test_the_readme_documents_every_variable_with_its_default():
         for name, value in defaults.items():
             if isinstance(value, str | int | float) and not isinstance(value, bool):
                 assert rows[name] == str(value) or rows[name] == f'"{value}"', (name, rows[name], value)
+
+
+def test_the_fleet_settings_do_not_override_the_provisioning_roles_defaults():
+    """group_vars/all applies to localhost too, where provision.yml runs healthmon_aws."""
+    fleet = yaml.safe_load((ANSIBLE_DIR / "group_vars" / "all" / "main.yml").read_text())
+    overridden = set(fleet) & set(_defaults(AWS_ROLE))
+    assert not overridden, f"group_vars/all/main.yml overrides {sorted(overridden)} on localhost"
+    assert _defaults(AWS_ROLE)["healthmon_aws_region"] == _defaults(ROLE)["healthmon_aws_region"]
+
+
+def test_the_ec2_guide_states_the_queue_retention_the_role_sets():
+    doc = (ANSIBLE_DIR.parent / "docs" / "deploy-ec2.md").read_text()
+    aws = _defaults(AWS_ROLE)
+    assert f"messages kept {aws['healthmon_aws_sqs_retention_seconds'] // 3600} hours" in doc
+    assert f"kept {aws['healthmon_aws_sqs_dlq_retention_seconds'] // 86400} days" in doc
