@@ -2,13 +2,27 @@
 # long-running services. db-init has no service: it is run once with `aws ecs run-task` (guide STEP 8).
 
 resource "aws_ecs_cluster" "main" {
-  name = "health-monitor-cluster"
+  name = local.cluster_name
 
   # Container Insights also publishes RunningTaskCount, which worker autoscaling divides by.
   setting {
     name  = "containerInsights"
     value = "enabled"
   }
+
+  depends_on = [aws_cloudwatch_log_group.container_insights]
+}
+
+locals {
+  cluster_name = "health-monitor-cluster"
+}
+
+# Container Insights writes its performance events here; ECS would create the group itself, with no
+# retention, and `terraform destroy` would leave it behind. Created first, it is ours to expire and delete.
+resource "aws_cloudwatch_log_group" "container_insights" {
+  name              = "/aws/ecs/containerinsights/${local.cluster_name}/performance"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
 }
 
 resource "aws_cloudwatch_log_group" "ecs" {
