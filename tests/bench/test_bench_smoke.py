@@ -63,13 +63,6 @@ def test_alert_claim_smoke_postgresql(pg_server):
 
 def test_history_smoke(pg_admin_url):
     out = run_bench("bench/history.py", "--smoke", "--pg", pg_admin_url or "")
-    assert "sqlite      storage:" in out and "bytes per check" in out and "sqlite      GET /status" in out
-    if pg_admin_url:
-        assert "postgresql  GET /status" in out
-
-
-def test_history_smoke(pg_admin_url):
-    out = run_bench("bench/history.py", "--smoke", "--pg", pg_admin_url or "")
     assert "sqlite      storage: 2 monitors x 20 days every 60 s = 57,600 checks" in out
     assert "sqlite      uptime 365d (one monitor, 31 daily rows): median" in out
     assert "sqlite      GET /status (20 monitors," in out
