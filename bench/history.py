@@ -45,6 +45,9 @@ from healthmon.retention import prune  # noqa: E402
 RAW_COLUMNS = ("monitor_id", "slot", "checked_at", "ok", "status_code", "latency_ms", "error_kind", "error",
                "dns_ms", "connect_ms", "tls_ms", "first_byte_ms")
 ROLLUP_COLUMNS = ("monitor_id", "period", "bucket", *rollups.ALL_COLUMNS)
+FLAKY_HOURS = 0.005
+"""Share of hours with one failed check besides the incidents (about one day in nine has a failure)."""
+
 MONITOR_COLUMNS = ("name", "url", "check_interval", "timeout", "expected_status_code", "enabled", "status",
                    "consecutive_failures", "consecutive_successes", "status_changed_at", "last_checked_at",
                    "last_latency_ms", "generation", "skipped_slots", "created_at", "updated_at")
@@ -92,53 +95,60 @@ def generate(monitors: int, days: int = 365, now: dt.datetime | None = None, int
                          round(rng.uniform(20, 400), 1), 1, 0, created, created))
         ids = [r[0] for r in sql.insert_rows("monitors", MONITOR_COLUMNS, rows, returning="id")]
     counts = {"monitors": monitors, "hourly": 0, "daily": 0, "raw": 0, "incidents": 0}
+    profiles = []  # (monitor_id, latency, histogram shape, {hour: failures})
+    changes = []
     for n, monitor_id in enumerate(ids):
         latency = rng.uniform(20, 400)
-        shape = _histogram(latency, rng)
-        changes = [(created, "UNKNOWN", "UP", "status 200 in 80 ms")]
         bad_hours: dict[dt.datetime, int] = {}
+        changes.append((monitor_id, "UNKNOWN", "UP", "status 200 in 80 ms", created))
         for _ in range(rng.randint(0, 3)):
             start = mark - dt.timedelta(hours=rng.randint(2, 24 * days - 2), minutes=rng.randint(0, 59))
             length = dt.timedelta(minutes=rng.randint(3, 90))
-            changes += [(start, "UP", "DOWN", "connect: connection refused"), (start + length, "DOWN", "UP",
-                                                                                 "status 200 in 90 ms")]
-            hour = rollups.floor_to("h", start)
-            bad_hours[hour] = min(per_hour, int(length.total_seconds() // interval_s) + 1)
+            changes += [(monitor_id, "UP", "DOWN", "connect: connection refused", start),
+                        (monitor_id, "DOWN", "UP", "status 200 in 90 ms", start + length)]
+            bad_hours[rollups.floor_to("h", start)] = min(per_hour, int(length.total_seconds() // interval_s) + 1)
             counts["incidents"] += 1
         if n < down:
-            changes.append((now - dt.timedelta(minutes=42), "UP", "DOWN", "timeout: no answer within 5 s"))
-        hourly, daily = [], {}
-        hour = rollups.floor_to("h", max(created, now - dt.timedelta(days=days)))
-        hourly_from = now - dt.timedelta(days=90)
-        while hour < mark:
-            failures = bad_hours.get(hour, 1 if rng.random() < 0.02 else 0)
-            if hour >= hourly_from:
-                hourly.append(_rollup_row(monitor_id, "h", hour, per_hour, failures, latency, shape))
-            day = rollups.floor_to("d", hour)
-            cell = daily.setdefault(day, [0, 0])
-            cell[0] += per_hour
-            cell[1] += failures
-            hour += dt.timedelta(hours=1)
-        daily_rows = [_rollup_row(monitor_id, "d", day, c, f, latency, shape) for day, (c, f) in daily.items()]
-        raw = []
-        at = mark
-        failing = n < down
-        while at < now:
-            ok = not (failing and at >= now - dt.timedelta(minutes=42))
+            changes.append((monitor_id, "UP", "DOWN", "timeout: no answer within 5 s", now - dt.timedelta(minutes=42)))
+        profiles.append((monitor_id, latency, _histogram(latency, rng), bad_hours))
+    # Day by day across all monitors, hours in order: the rows land in the order the rollup job writes them.
+    hourly_from = now - dt.timedelta(days=90)
+    day = rollups.floor_to("d", created)
+    while day < mark:
+        hourly, daily = [], []
+        for monitor_id, latency, shape, bad_hours in profiles:
+            checks = failures = 0
+            hour = max(day, rollups.floor_to("h", created))
+            while hour < min(day + dt.timedelta(days=1), mark):
+                bad = bad_hours.get(hour, 1 if rng.random() < FLAKY_HOURS else 0)
+                if hour >= hourly_from:
+                    hourly.append(_rollup_row(monitor_id, "h", hour, per_hour, bad, latency, shape))
+                checks, failures = checks + per_hour, failures + bad
+                hour += dt.timedelta(hours=1)
+            if checks:
+                daily.append(_rollup_row(monitor_id, "d", day, checks, failures, latency, shape))
+        hourly.sort(key=lambda r: r[2])
+        with database.atomic():
+            sql.insert_rows("rollups", ROLLUP_COLUMNS, hourly + daily)
+        counts["hourly"] += len(hourly)
+        counts["daily"] += len(daily)
+        day += dt.timedelta(days=1)
+    raw = []
+    at = mark
+    while at < now:
+        for n, (monitor_id, latency, _shape, _bad) in enumerate(profiles):
+            ok = not (n < down and at >= now - dt.timedelta(minutes=42))
             lat = round(latency * rng.lognormvariate(0, 0.3), 2)
             raw.append((monitor_id, at, at + dt.timedelta(seconds=0.3), ok, 200 if ok else None,
                         lat if ok else 5000.0, None if ok else "timeout",
                         None if ok else "timeout: no answer within 5 s", 1.2, 3.4, 8.9 if ok else None,
                         lat * 0.8 if ok else None))
-            at += dt.timedelta(seconds=interval_s)
-        with database.atomic():
-            sql.insert_rows("rollups", ROLLUP_COLUMNS, hourly + daily_rows)
-            sql.insert_rows("check_results", RAW_COLUMNS, raw)
-            sql.insert_rows("state_changes", ("monitor_id", "from_status", "to_status", "reason", "created_at"),
-                            [(monitor_id, f, t, r, c) for c, f, t, r in sorted(changes)])
-        counts["hourly"] += len(hourly)
-        counts["daily"] += len(daily_rows)
-        counts["raw"] += len(raw)
+        at += dt.timedelta(seconds=interval_s)
+    with database.atomic():
+        sql.insert_rows("check_results", RAW_COLUMNS, raw)
+        sql.insert_rows("state_changes", ("monitor_id", "from_status", "to_status", "reason", "created_at"),
+                        sorted(changes, key=lambda c: c[4]))
+    counts["raw"] = len(raw)
     with database.atomic():
         sql.execute("INSERT INTO jobs (name, watermark) VALUES (?, ?) ON CONFLICT DO NOTHING", (rollups.JOB_NAME, mark))
     rollups.rollup_step(now)  # the last minutes, as the scheduler would have done

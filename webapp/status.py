@@ -17,6 +17,7 @@ number of monitors, and plain string building.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ from webapp import access
 REFRESH_S = 60
 BAR_DAYS = 90
 INCIDENTS_SHOWN = 20
+FIRST_ERRORS_RESOLVED = 10
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -101,27 +103,65 @@ def _page(title: str, body: str) -> Response:
 # ---- the 90-day bar ------------------------------------------------------------------------------------
 
 
-def daily_counts(now: dt.datetime, days: int = BAR_DAYS, monitor_ids: list[int] | None = None
-                 ) -> dict[int, dict[dt.date, list[int]]]:
-    """{monitor: {day: [checks, failures]}} over the last `days` UTC days: daily rollups plus the raw
-    results after the watermark. Two queries and four columns: the bar needs nothing else."""
+@dataclass
+class DayCells:
+    """A monitor's days in the bar: every day from `first` to `last` has checks and no failure, except the
+    days in `special` ({day: [checks, failures]}); days outside [first, last] and not special have none."""
+
+    first: dt.date | None = None
+    last: dt.date | None = None
+    special: dict[dt.date, list[int]] = field(default_factory=dict)
+
+    def add(self, day: dt.date, checks: int, failures: int) -> None:
+        cell = self.special.setdefault(day, [0, 0])
+        cell[0] += checks
+        cell[1] += failures
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else dt.date.fromisoformat(str(value)[:10])
+
+
+def daily_cells(now: dt.datetime, days: int = BAR_DAYS, monitor_ids: list[int] | None = None
+                ) -> dict[int, DayCells]:
+    """Every (or the given) monitor's DayCells over the last `days` UTC days, without reading a row per day
+    and monitor: the days with failures and the days the raw results still add to (the watermark's day
+    on), each monitor's span of daily rollups and their count (a span without gaps needs nothing else),
+    and the raw results after the watermark by day. Only a monitor whose span has gaps (it was disabled, or
+    created mid-way through an outage of healthmon) has its days read one by one."""
     start = rollups.floor_to("d", now - dt.timedelta(days=days - 1))
     mark = rollups.watermark() or start
+    mark_day = rollups.floor_to("d", max(mark, start))
     where, params = "", []
     if monitor_ids is not None:
         where, params = f" AND monitor_id IN ({sql.marks(len(monitor_ids))})", list(monitor_ids)
-    rows = sql.query("SELECT monitor_id, bucket, checks, failures FROM rollups WHERE period = 'd' "  # noqa: S608
-                     f"AND bucket >= ?{where}", (start, *params))
+    out: dict[int, DayCells] = {}
+    gappy = []
+    for monitor_id, first, last, n in sql.query(
+            "SELECT monitor_id, MIN(bucket), MAX(bucket), COUNT(*) FROM rollups WHERE period = 'd' "  # noqa: S608
+            f"AND bucket >= ?{where} GROUP BY monitor_id", (start, *params)):
+        first, last = _as_date(first), _as_date(last)
+        out[monitor_id] = DayCells(first, last)
+        if n != (last - first).days + 1:
+            gappy.append(monitor_id)
+    for monitor_id, bucket, checks, failures in sql.query(
+            "SELECT monitor_id, bucket, checks, failures FROM rollups WHERE period = 'd' AND bucket >= ? "  # noqa: S608
+            f"AND (failures > 0 OR bucket >= ?){where}", (start, mark_day, *params)):
+        out[monitor_id].add(_as_date(bucket), checks, failures)
     day = rollups.bucket_sql("d")
-    rows += sql.query(f"SELECT monitor_id, {day}, COUNT(*), SUM(CASE WHEN ok THEN 0 ELSE 1 END) "  # noqa: S608
-                      f"FROM check_results WHERE checked_at >= ?{where} GROUP BY monitor_id, {day}",
-                      (max(mark, start), *params))
-    out: dict[int, dict[dt.date, list[int]]] = {}
-    for monitor_id, bucket, checks, failures in rows:
-        key = bucket.date() if isinstance(bucket, dt.datetime) else dt.date.fromisoformat(bucket[:10])
-        cell = out.setdefault(monitor_id, {}).setdefault(key, [0, 0])
-        cell[0] += checks
-        cell[1] += failures or 0
+    for monitor_id, bucket, checks, failures in sql.query(
+            f"SELECT monitor_id, {day}, COUNT(*), SUM(CASE WHEN ok THEN 0 ELSE 1 END) FROM {rollups.recent_results()} "  # noqa: S608
+            f"WHERE checked_at >= ?{where} GROUP BY monitor_id, {day}", (max(mark, start), *params)):
+        out.setdefault(monitor_id, DayCells()).add(_as_date(bucket), checks, failures or 0)
+    for ids in sql.chunks(gappy):
+        cells = {m: out[m] for m in ids}
+        for cell in cells.values():
+            cell.first = cell.last = None  # every day of theirs is special now
+        for monitor_id, bucket, checks in sql.query(
+                "SELECT monitor_id, bucket, checks FROM rollups WHERE period = 'd' AND bucket >= ? "  # noqa: S608
+                f"AND bucket < ? AND failures = 0 AND monitor_id IN ({sql.marks(len(ids))})",
+                (start, mark_day, *ids)):
+            cells[monitor_id].add(_as_date(bucket), checks, 0)
     return out
 
 
@@ -133,34 +173,45 @@ def _day_class(checks: int, failures: int) -> str:
     return "w" if failures * 100 <= checks else "d"  # at least 99% up: a warning, not an outage
 
 
-def bar_svg(days: dict[dt.date, list[int]], today: dt.date, count: int = BAR_DAYS) -> str:
+def bar_svg(cells: DayCells, today: dt.date, count: int = BAR_DAYS) -> str:
     """An inline SVG of `count` daily cells, oldest left. Runs of whole-up (or no-data) days are one rect
-    whose tooltip names the range; a day with failures is its own rect with its own tooltip."""
+    whose tooltip names the range; a day with failures is its own rect with its own tooltip. Built from
+    the boundaries of `cells` (its span and special days), not from a loop over every day."""
     first = today - dt.timedelta(days=count - 1)
-    cells = []
-    for i in range(count):
-        d = first + dt.timedelta(days=i)
-        checks, failures = days.get(d, (0, 0))
-        cells.append((d, _day_class(checks, failures), checks, failures))
+    edges = {first, today + dt.timedelta(days=1)}
+    if cells.first is not None:
+        edges |= {cells.first, cells.last + dt.timedelta(days=1)}
+    for d in cells.special:
+        edges |= {d, d + dt.timedelta(days=1)}
+    points = sorted(e for e in edges if first <= e <= today + dt.timedelta(days=1))
+    runs: list[list] = []  # [start, end (exclusive), class, checks, failures]
+    for lo, hi in zip(points, points[1:], strict=False):
+        if lo in cells.special:
+            checks, failures = cells.special[lo]
+            cls = _day_class(checks, failures)
+        elif cells.first is not None and cells.first <= lo <= cells.last:
+            cls, checks, failures = "u", None, 0
+        else:
+            cls, checks, failures = "n", 0, 0
+        if runs and cls in ("u", "n") and runs[-1][2] == cls:
+            runs[-1][1] = hi
+            runs[-1][3] = None if checks is None or runs[-1][3] is None else runs[-1][3] + checks
+        else:
+            runs.append([lo, hi, cls, checks, failures])
     parts = [f'<svg class="bar" viewBox="0 0 {count} 10" preserveAspectRatio="none" role="img" '
              f'aria-label="uptime per day, last {count} days">']
-    i = 0
-    while i < count:
-        d, cls, checks, failures = cells[i]
-        j = i + 1
-        if cls in ("u", "n"):
-            while j < count and cells[j][1] == cls:
-                checks += cells[j][2]
-                j += 1
-        last = cells[j - 1][0]
-        when = d.isoformat() if j == i + 1 else f"{d.isoformat()} to {last.isoformat()}"
+    for lo, hi, cls, checks, failures in runs:
+        length = (hi - lo).days
+        last = hi - dt.timedelta(days=1)
+        when = lo.isoformat() if length == 1 else f"{lo.isoformat()} to {last.isoformat()}"
         if cls == "n":
             tip = f"{when}: no checks"
+        elif cls == "u":
+            tip = f"{when}: 100% up" + (f", {checks} checks" if checks else "")
         else:
-            up = 100.0 * (checks - failures) / checks
-            tip = f"{when}: {_pct(up)} up, {checks} checks, {failures} failed"
-        parts.append(f'<rect x="{i}.1" width="{j - i - 0.2:.1f}" height="10" class="{cls}"><title>{tip}</title></rect>')
-        i = j
+            tip = f"{when}: {_pct(100.0 * (checks - failures) / checks)} up, {checks} checks, {failures} failed"
+        parts.append(f'<rect x="{(lo - first).days}.1" width="{length - 0.2:.1f}" height="10" class="{cls}">'
+                     f"<title>{tip}</title></rect>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -234,12 +285,16 @@ def render_overview(now: dt.datetime | None = None) -> Response:
                          "FROM monitors ORDER BY name, id")
     day = history.uptime_by_monitor("24h", now)
     month = history.uptime_by_monitor("30d", now)
-    bars = daily_counts(now)
+    bars = daily_cells(now)
     today = now.date()
     names = {m[0]: m[1] for m in monitors}
-    open_incidents = [i for found in history.incidents_by_monitor(now).values() for i in found
-                      if i.ended_at is None and i.monitor_id in names]
-    open_incidents = history.resolve_first_errors(open_incidents)
+    down_ids = [m[0] for m in monitors if m[4] and m[3] == "DOWN"]  # an open incident is a DOWN monitor's
+    open_incidents = sorted((i for found in history.incidents_by_monitor(now, down_ids).values() for i in found
+                             if i.ended_at is None), key=lambda i: i.started_at) if down_ids else []
+    # The first failed check's error for the first few (one query each); the rest show the error that took
+    # them DOWN, so the page's queries stay bounded when many monitors are down at once.
+    open_incidents = (history.resolve_first_errors(open_incidents[:FIRST_ERRORS_RESOLVED])
+                      + open_incidents[FIRST_ERRORS_RESOLVED:])
     enabled = [m for m in monitors if m[4]]
     down = sum(1 for m in enabled if m[3] == "DOWN")
     banner = ('<div class="banner">All systems operational</div>' if not down else
@@ -260,7 +315,7 @@ def render_overview(now: dt.datetime | None = None) -> Response:
             f'<a href="/status/{monitor_id}">{escape(name)}</a> <span class="mute">{escape(host_of(url))}</span></div>'
             f'<div class="num"><span class="mute">24 h</span> {_pct(d.uptime_percent if d else None)}</div>'
             f'<div class="num"><span class="mute">30 d</span> {_pct(m.uptime_percent if m else None)}</div>'
-            f'<div class="barcell">{bar_svg(bars.get(monitor_id, {}), today)}</div>'
+            f'<div class="barcell">{bar_svg(bars.get(monitor_id, DayCells()), today)}</div>'
             f'<div class="num" title="last latency">{_ms(latency)}</div></div>')
     if not enabled:
         parts.append('<p class="mute">No monitors yet.</p>')
@@ -292,7 +347,7 @@ def render_monitor(monitor_id: int, now: dt.datetime | None = None) -> Response:
     incidents = history.resolve_first_errors(found[:INCIDENTS_SHOWN])
     changed_at = sql.as_datetime(changed)
     since = f" for {_ago((now - changed_at).total_seconds())}" if changed_at else ""
-    bar = bar_svg(daily_counts(now, monitor_ids=[monitor_id]).get(monitor_id, {}), now.date())
+    bar = bar_svg(daily_cells(now, monitor_ids=[monitor_id]).get(monitor_id, DayCells()), now.date())
     parts = [
         '<p><a href="/status">← all monitors</a></p>',
         f'<h1><span class="dot {status}"></span>{escape(name)}</h1>',

@@ -10,7 +10,7 @@ import pytest
 
 from bench.history import generate
 from healthmon.db import database
-from healthmon.models import Monitor
+from healthmon.models import Monitor, Rollup
 from tests.conftest import make_settings
 from tests.webapp.conftest import make_key
 from webapp.app import create_app
@@ -116,3 +116,26 @@ def test_the_setting_is_strict():
     assert Settings.from_env({}).status_page == "private"
     with pytest.raises(SettingsError, match="STATUS_PAGE='open' is not valid: expected one of public, private, off"):
         Settings.from_env({"STATUS_PAGE": "open"})
+
+
+def test_the_bar_shows_gaps_failures_and_runs_of_good_days(db_url):
+    import datetime as dt
+
+    from healthmon import sql
+    from healthmon.db import utcnow
+    from webapp.status import bar_svg, daily_cells
+
+    m = Monitor.create(name="m", url="https://example.com/", check_interval=60, timeout=5).id
+    now = utcnow()
+    today = now.date()
+    for ago, failures in ((12, 0), (11, 0), (10, 50), (9, 0), (5, 0), (4, 3), (3, 0), (2, 0)):  # a gap: 8-6 days ago
+        day = dt.datetime.combine(today - dt.timedelta(days=ago), dt.time())
+        Rollup.create(monitor=m, period="d", bucket=day, checks=1440, failures=failures)
+    sql.execute("INSERT INTO jobs (name, watermark) VALUES (?, ?)", ("rollups", now - dt.timedelta(minutes=2)))
+    cells = daily_cells(now)[m]
+    svg = bar_svg(cells, today, count=14)
+    classes = re.findall(r'class="(\w)"><title>([^<]*)</title>', svg)
+    assert [c for c, _ in classes] == ["n", "u", "d", "u", "n", "u", "w", "u", "n"]
+    assert classes[2][1].endswith("96.53% up, 1440 checks, 50 failed")
+    assert classes[4][1] == f"{today - dt.timedelta(days=8)} to {today - dt.timedelta(days=6)}: no checks"
+    assert classes[-1][1] == f"{today - dt.timedelta(days=1)} to {today}: no checks"
