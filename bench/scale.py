@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import scale_farm as farm_mod  # noqa: E402
 import scale_measure as measure  # noqa: E402
+import scale_overload as overload  # noqa: E402
 import scale_profile as profile_mod  # noqa: E402
 from scale_report import machine, print_report, profile_tops  # noqa: E402
 
@@ -94,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="py-spy output: flamegraph (.svg), speedscope (.json) or raw (collapsed stacks, .txt; "
                         "the top self-time frames are printed)")
     p.add_argument("--profile-native", action="store_true", help="py-spy --native (blocking) instead of --nonblocking")
+    p.add_argument("--recover-keep", type=float, default=None, metavar="SHARE",
+                   help="after the window, disable all but this share of the monitors through the API and "
+                        "measure the recovery (GET /stats overloaded clearing, the next interval's lag and "
+                        "skipped slots): run the window past capacity first")
     p.add_argument("--json", type=Path, metavar="PATH", help="write every figure to this JSON file")
     p.add_argument("--keep", action="store_true", help="keep the temp working directory (logs, SQLite file)")
     mode = p.add_mutually_exclusive_group()
@@ -305,6 +310,8 @@ def run(args) -> dict:
         time.sleep(args.warmup)
         result.update(measure_window(args, system, api, created["ids"], farm))
         result["checker_workers_seen"] = sum(1 for r in result["processes"].values() if r == "checker.worker")
+        if args.recover_keep is not None:
+            result["recovery"] = overload.recovery(args, system, api, created["ids"])
     finally:
         if system is not None:
             result["stop"] = system.stop()
@@ -338,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         print("scale: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
     print_report(result)
+    if "recovery" in result:
+        overload.print_recovery(result["recovery"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
         print(f"\nwrote {args.json}")
