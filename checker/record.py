@@ -83,18 +83,10 @@ def _drop_reason(monitor, job: CheckJob) -> str | None:
     return None
 
 
-_SPEC_COLUMNS = "id, enabled, generation, last_slot, url, timeout, expected_status_code, check_interval"
+_SPEC_COLUMNS = "id, enabled, generation, last_slot, url, timeout, expected_status_code"
 
 
-@dataclass(frozen=True)
-class Planned:
-    """A job that still applies, with what to check and the monitor's interval (for the lag bound)."""
-
-    spec: CheckSpec
-    interval: int
-
-
-def load_specs(jobs: list[CheckJob], settings: Settings) -> list[Planned | None]:
+def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | None]:
     """For each job, what to check, or None when its message should be deleted unchecked (monitor deleted
     or disabled, configuration changed since the job was scheduled, or this or a later slot already
     recorded). One query for the whole list; reads without locking: `record_results` checks again under
@@ -104,25 +96,21 @@ def load_specs(jobs: list[CheckJob], settings: Settings) -> list[Planned | None]
     for chunk in sql.chunks(ids):
         for row in sql.query(f"SELECT {_SPEC_COLUMNS} FROM monitors WHERE id IN ({sql.marks(len(chunk))})", chunk):
             rows[row[0]] = row
-    out: list[Planned | None] = []
+    out: list[CheckSpec | None] = []
     for job in jobs:
         row = rows.get(job.monitor_id)
         view = None if row is None else _SpecView(bool(row[1]), row[2], sql.as_datetime(row[3]))
         if _drop_reason(view, job) is not None:
             out.append(None)
             continue
-        out.append(Planned(
-            CheckSpec(url=row[4], timeout=float(row[5]), expected_status_code=row[6],
-                      max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes),
-            row[7],
-        ))
+        out.append(CheckSpec(url=row[4], timeout=float(row[5]), expected_status_code=row[6],
+                             max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes))
     return out
 
 
 def load_spec(job: CheckJob, settings: Settings) -> CheckSpec | None:
     """`load_specs` for one job: its CheckSpec, or None."""
-    planned = load_specs([job], settings)[0]
-    return planned.spec if planned else None
+    return load_specs([job], settings)[0]
 
 
 @dataclass

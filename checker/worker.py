@@ -12,9 +12,12 @@ Message life cycle (at-least-once, nothing lost):
 - malformed body -> deleted (it can never succeed; redelivering it would only feed the dead-letter queue);
 - `record.load_specs()` (one query per received batch) returns None (monitor deleted/disabled, other
   generation, slot already recorded) -> deleted: the job is moot;
-- a job received more than `late_after()` after its slot is not checked: it is recorded as a skipped slot
-  (the monitor's pending job is freed, the skip counted), so an overload or an outage never turns into a
-  backlog of stale checks;
+- a job received more than `Settings.pending_expiry_seconds` after its slot (5 minutes by default) is not
+  checked: the scheduler has stopped waiting for it and enqueued a fresher one, so it is recorded as a
+  skipped slot (the skip counted) and a long outage does not end in a round of hour-old checks. Any
+  younger job is checked, however late: under overload the scheduler's backpressure (one pending job per
+  monitor) already bounds the queue, and skipping every job older than an interval would turn a queue
+  that delivers slower than it fills into zero checks (measured: bench/scale.py on moto_server);
 - otherwise the check runs in the engine. Finished checks wait in a buffer (at most RECORD_BATCH, at most
   RECORD_MAX_DELAY) and are committed together by `record.record_results()`; only THEN are their messages
   deleted (the database queue deletes them inside that same transaction). If recording raises (database
@@ -59,16 +62,6 @@ change and its alert. Also flushed at once whenever the worker is idle."""
 
 RECORD_RETRY_SECONDS = 1.0
 """After a failed commit the buffer is kept and tried again no sooner than this (receiving pauses meanwhile)."""
-
-LATE_MIN_SECONDS = 10.0
-"""A job is skipped unchecked once it is older than its monitor's interval, but never sooner than this after
-its slot: short intervals keep room for a queue blip or a checker restart."""
-
-
-def late_after(interval_s: int) -> float:
-    """Seconds after its slot past which a job is skipped unchecked: by then the next slot is (nearly) due,
-    so checking the old one would only delay it and every job behind it."""
-    return max(float(interval_s), LATE_MIN_SECONDS)
 
 class Worker:
     """Consumes check jobs from `queue` and runs them on `engine` (a `checker.http.CheckEngine`).
@@ -213,22 +206,22 @@ class Worker:
             return
         self.io.recovered()
         now = utcnow()
-        for received, plan in zip(jobs, plans, strict=True):
+        for received, spec in zip(jobs, plans, strict=True):
             job = received.job
-            if plan is None:
+            if spec is None:
                 self.stats["dropped"] += 1
                 log.debug("[CHECKER] monitor=%d slot=%s dropped (gone, disabled or already recorded)",
                           job.monitor_id, job.slot.isoformat())
                 self._done(received, delete=True)
                 continue
-            if (now - job.slot).total_seconds() > late_after(plan.interval):
+            if (now - job.slot).total_seconds() > self.settings.pending_expiry_seconds:
                 self.io.finished(1)
                 self._buffer.append((received, job, record.SKIPPED))
                 continue
             if received.receive_count > 1:
                 log.info("[CHECKER] monitor=%d slot=%s redelivered (receive %d)",
                          job.monitor_id, job.slot.isoformat(), received.receive_count)
-            self.engine.submit(plan.spec, token=(received, job))
+            self.engine.submit(spec, token=(received, job))
 
     def _collect(self, timeout: float) -> int:
         """Move finished checks to the record buffer (their engine slots are free at once). Returns how many

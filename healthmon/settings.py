@@ -193,6 +193,14 @@ class Settings:
         return "sqs" if self.sqs_queue_url else "database"
 
     @property
+    def pending_expiry_seconds(self) -> int:
+        """How long a monitor's pending job blocks new ones (scheduler/due.py), and the age past which a
+        checker skips a job unchecked (checker/worker.py). By then the message has been received
+        QUEUE_MAX_RECEIVES times, each within the visibility timeout, and dead-lettered, or has sat in a
+        queue nobody read: the scheduler has enqueued a fresher job for the monitor."""
+        return self.queue_visibility_timeout * self.queue_max_receives
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.lower().startswith("sqlite")
 

@@ -73,10 +73,9 @@ class DueBatch:
 
 
 def pending_expiry(settings) -> dt.timedelta:
-    """How long a monitor's pending job blocks new ones. By then the message has been received
-    QUEUE_MAX_RECEIVES times (each within the visibility timeout) and dead-lettered, or is sitting in a queue
-    no checker reads; either way a new job is due. Bounds the queue at one message per monitor per expiry."""
-    return dt.timedelta(seconds=settings.queue_visibility_timeout * settings.queue_max_receives)
+    """How long a monitor's pending job blocks new ones: `Settings.pending_expiry_seconds`. Bounds the queue
+    at one message per monitor per expiry even when messages are lost."""
+    return dt.timedelta(seconds=settings.pending_expiry_seconds)
 
 
 _COLUMNS = "id, next_check_at, check_interval, generation, pending_slot"

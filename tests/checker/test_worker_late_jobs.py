@@ -1,4 +1,5 @@
-"""The Worker skips late jobs unchecked, and commits finished checks in batches together with their deletes.
+"""The Worker skips jobs the scheduler has given up on (older than the pending expiry) unchecked, checks every
+younger one however late, and commits finished checks in batches together with their deletes.
 
 Real Worker, real DatabaseQueue, a local target (WebhookReceiver), on SQLite and PostgreSQL.
 """
@@ -9,7 +10,6 @@ import peewee
 import pytest
 
 from checker import record
-from checker.worker import late_after
 from healthmon.models import CheckResult, Monitor, QueueMessage
 from tests.checker.worker_support import job_for, make_monitor, make_worker, step_until, stop_workers  # noqa: F401
 from tests.support.webhook import Reply, WebhookReceiver
@@ -45,13 +45,22 @@ def pending(monitor, job) -> Monitor:
     return Monitor.get_by_id(monitor.id)
 
 
-def test_late_after_is_the_interval_but_never_under_ten_seconds():
-    assert late_after(1) == 10.0 and late_after(10) == 10.0 and late_after(60) == 60.0
+def expired(settings) -> float:
+    """Seconds ago for a job past the pending expiry (the scheduler has enqueued a fresher one by then)."""
+    return settings.pending_expiry_seconds + 15
 
 
-def test_a_job_older_than_its_late_bound_is_skipped_unchecked(settings, target, commits):
+def test_the_expiry_is_the_visibility_timeout_times_the_receives():
+    from healthmon.settings import Settings
+
+    assert Settings.from_env({}).pending_expiry_seconds == 300
+    custom = Settings.from_env({"QUEUE_VISIBILITY_TIMEOUT": "90", "QUEUE_MAX_RECEIVES": "2"})
+    assert custom.pending_expiry_seconds == 180
+
+
+def test_a_job_older_than_the_pending_expiry_is_skipped_unchecked(settings, target, commits):
     monitor = make_monitor(target.url, check_interval=30)
-    job = job_for(monitor, seconds_ago=late_after(30) + 15)
+    job = job_for(monitor, seconds_ago=expired(settings))
     pending(monitor, job)
     worker = make_worker(settings)
     worker.queue.send_jobs([job])
@@ -69,9 +78,11 @@ def test_a_job_older_than_its_late_bound_is_skipped_unchecked(settings, target, 
     assert commits[0][0] == [(job, record.SKIPPED)]
 
 
-def test_a_job_just_inside_its_late_bound_is_still_checked(settings, target):
+def test_a_job_several_intervals_late_but_inside_the_expiry_is_still_checked(settings, target):
+    # Skipping every job older than its interval would turn a queue that delivers slower than it fills into
+    # zero checks; backpressure already bounds the queue, so a late job is still worth its check.
     monitor = make_monitor(target.url, check_interval=30)
-    job = job_for(monitor, seconds_ago=late_after(30) - 10)
+    job = job_for(monitor, seconds_ago=min(150, settings.pending_expiry_seconds - 10))
     worker = make_worker(settings)
     worker.queue.send_jobs([job])
 
@@ -105,7 +116,7 @@ def test_a_fresh_job_is_checked_and_its_message_deleted_by_the_same_commit(setti
 def test_late_and_fresh_jobs_received_together_are_each_handled(settings, target, commits):
     fresh_monitors = [make_monitor(target.url_for(f"/fresh/{i}")) for i in range(3)]
     late_monitors = [make_monitor(target.url_for(f"/late/{i}")) for i in range(2)]
-    jobs = [job_for(m) for m in fresh_monitors] + [job_for(m, seconds_ago=60) for m in late_monitors]
+    jobs = [job_for(m) for m in fresh_monitors] + [job_for(m, seconds_ago=expired(settings)) for m in late_monitors]
     for m, j in zip(fresh_monitors + late_monitors, jobs, strict=True):
         pending(m, j)
     worker = make_worker(settings)
@@ -175,7 +186,7 @@ def test_on_stop_a_buffered_late_job_is_recorded_as_skipped(settings, target):
     target.default = Reply(200, delay=5)
     busy = make_monitor(target.url_for("/busy"), timeout=8)
     late = make_monitor(target.url_for("/late"))
-    late_job = job_for(late, seconds_ago=60)
+    late_job = job_for(late, seconds_ago=expired(settings))
     pending(late, late_job)
     worker = make_worker(settings, clock=lambda: 1000.0)
     worker.queue.send_jobs([job_for(busy), late_job])
