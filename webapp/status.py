@@ -17,6 +17,7 @@ number of monitors, and plain string building.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import urlsplit
@@ -55,7 +56,8 @@ td,th{padding:6px 10px;text-align:left;border-bottom:1px solid #eef0f3}
 .chart{background:#fff;border-radius:8px;padding:8px}.chart svg{width:100%;height:auto;display:block}
 .p50{stroke:#2f6fde;fill:none;stroke-width:1.5}.p95{stroke:#e07a00;fill:none;stroke-width:1.5}
 .grid{stroke:#e5e7eb}.lbl{font-size:11px;fill:#667085}
-@media (max-width:700px){.mon{grid-template-columns:1fr 1fr}.mon .name,.mon .barcell{grid-column:1/-1}}
+@media (max-width:700px){.mon{grid-template-columns:1fr 1fr}.mon .name,.mon .barcell{grid-column:1/-1}
+.wide{display:none}td,th{padding:6px}}
 """
 
 
@@ -72,7 +74,8 @@ def host_of(url: str) -> str:
 def _pct(value: float | None) -> str:
     if value is None:
         return "–"
-    return "100%" if value >= 100 else f"{value:.2f}%"
+    # Truncated, not rounded: 99.996% is not "100.00%", only a day without a failure is 100%.
+    return "100%" if value >= 100 else f"{math.floor(value * 100) / 100:.2f}%"
 
 
 def _ms(value: float | None) -> str:
@@ -245,7 +248,8 @@ def latency_chart(points: dict[dt.datetime, rollups.Aggregate], start: dt.dateti
         h = min(hours - 1, int(frac * (hours - 1)))
         at = start + dt.timedelta(hours=h)
         x = left + plot_w * (h + 0.5) / hours
-        out.append(f'<text class="lbl" x="{x:.1f}" y="{height - 6}" text-anchor="middle">'
+        anchor = "start" if frac == 0 else "end" if frac == 1 else "middle"  # the end labels stay inside
+        out.append(f'<text class="lbl" x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">'
                    f'{at.strftime("%d %b %H:00")}</text>')
     for cls, idx in (("p50", 2), ("p95", 3)):
         coords = " ".join("{:.1f},{:.1f}".format(*xy(s[0], s[idx])) for s in series if s[idx] is not None)
@@ -273,7 +277,7 @@ def _incident_rows(found: list, now: dt.datetime, names: dict[int, str] | None =
         if names is not None:
             who = f'<td><a href="/status/{inc.monitor_id}">{escape(names.get(inc.monitor_id, "?"))}</a></td>'
         ended = "ongoing" if inc.ended_at is None else f"{inc.ended_at:%Y-%m-%d %H:%M} UTC"
-        rows.append(f"<tr>{who}<td>{inc.started_at:%Y-%m-%d %H:%M} UTC</td><td>{ended}</td>"
+        rows.append(f"<tr>{who}<td>{inc.started_at:%Y-%m-%d %H:%M} UTC</td><td class='wide'>{ended}</td>"
                     f'<td class="num">{_ago(inc.duration_seconds(now))}</td>'
                     f"<td>{escape(redact_text(inc.first_error))}</td></tr>")
     return "".join(rows)
@@ -303,8 +307,8 @@ def render_overview(now: dt.datetime | None = None) -> Response:
              f'<p class="mute">{len(enabled)} monitors · updated {now:%Y-%m-%d %H:%M:%S} UTC · refreshes every '
              f"{REFRESH_S} s</p>"]
     if open_incidents:
-        parts.append("<h2>Open incidents</h2><table><tr><th>monitor</th><th>since</th><th>end</th><th>for</th>"
-                     f"<th>first error</th></tr>{_incident_rows(open_incidents, now, names)}</table>")
+        parts.append("<h2>Open incidents</h2><table><tr><th>monitor</th><th>since</th><th class='wide'>end</th>"
+                     f"<th>for</th><th>first error</th></tr>{_incident_rows(open_incidents, now, names)}</table>")
     parts.append("<h2>Monitors</h2>")
     for monitor_id, name, url, status, is_enabled, latency, _changed in monitors:
         if not is_enabled:
@@ -360,7 +364,7 @@ def render_monitor(monitor_id: int, now: dt.datetime | None = None) -> Response:
         "<h2>Incidents</h2>",
     ]
     if incidents:
-        parts.append("<table><tr><th>started</th><th>ended</th><th>for</th><th>first error</th></tr>"
+        parts.append("<table><tr><th>started</th><th class='wide'>ended</th><th>for</th><th>first error</th></tr>"
                      f"{_incident_rows(incidents, now)}</table>")
         if len(found) > INCIDENTS_SHOWN:
             parts.append(f'<p class="mute">{len(found) - INCIDENTS_SHOWN} older incidents: '

@@ -136,6 +136,6 @@ def test_the_bar_shows_gaps_failures_and_runs_of_good_days(db_url):
     svg = bar_svg(cells, today, count=14)
     classes = re.findall(r'class="(\w)"><title>([^<]*)</title>', svg)
     assert [c for c, _ in classes] == ["n", "u", "d", "u", "n", "u", "w", "u", "n"]
-    assert classes[2][1].endswith("96.53% up, 1440 checks, 50 failed")
+    assert classes[2][1].endswith("96.52% up, 1440 checks, 50 failed")  # 96.527: truncated, never rounded up
     assert classes[4][1] == f"{today - dt.timedelta(days=8)} to {today - dt.timedelta(days=6)}: no checks"
     assert classes[-1][1] == f"{today - dt.timedelta(days=1)} to {today}: no checks"

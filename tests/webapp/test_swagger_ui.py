@@ -8,62 +8,29 @@ Skipped when /usr/bin/chromium or playwright is missing, except under CI=true, w
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support.browser import launch, local_only, require_browser
 from tests.webapp.live import live_api
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 BODY = {"name": "From Swagger UI", "url": "https://google.com/", "check_interval": 30, "timeout": 5,
         "expected_status_code": 200, "enabled": True}
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-def _require_browser():
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is not installed (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            problem = "playwright is not installed (pip install playwright; never `playwright install`)"
-    if problem:
-        if IN_CI:
-            pytest.fail(problem + " (CI=true: the browser test must run)")
-        pytest.skip(problem)
-
-
 def test_swagger_ui_creates_a_monitor_offline(tmp_path):
-    _require_browser()
+    require_browser()
     from playwright.sync_api import expect, sync_playwright
 
     with live_api(f"sqlite:///{tmp_path}/healthmon.db", tmp_path) as api, sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )
+        browser = launch(p)
         try:
             page = browser.new_page()
-            blocked: list[str] = []
             seen: list[str] = []
-
-            def only_local(route):
-                seen.append(route.request.url)
-                if urlsplit(route.request.url).hostname == "127.0.0.1":
-                    route.continue_()
-                else:
-                    blocked.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", only_local)
+            blocked = local_only(page, seen)
             page.goto(api.base_url + "/docs")
             expect(page.locator(".swagger-ui .info .title")).to_contain_text("healthmon", timeout=20_000)
 
