@@ -132,7 +132,7 @@ resource "aws_ecs_task_definition" "app" {
 
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64" # build the images with --platform linux/amd64
+    cpu_architecture        = var.cpu_architecture # build the images with --platform linux/amd64 (ARM64: linux/arm64)
   }
 }
 

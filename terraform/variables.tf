@@ -156,6 +156,17 @@ variable "image_tag" {
   default     = "latest"
 }
 
+variable "cpu_architecture" {
+  type        = string
+  description = "CPU architecture of the Fargate tasks: X86_64 (build the images with --platform linux/amd64, as docs/DEPLOYMENT.md does) or ARM64 (Graviton, about 20% cheaper; build with --platform linux/arm64, natively on an ARM machine)."
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
 variable "task_cpu" {
   type        = map(number)
   description = "Fargate CPU units per task (256 = 0.25 vCPU), keyed api, scheduler, worker, db-init."

@@ -201,3 +201,26 @@ run "a_password_that_breaks_the_url_is_refused" {
 
   expect_failures = [var.db_password]
 }
+
+run "arm64_tasks" {
+  command = plan
+
+  variables {
+    cpu_architecture = "ARM64"
+  }
+
+  assert {
+    condition     = alltrue([for td in aws_ecs_task_definition.app : td.runtime_platform[0].cpu_architecture == "ARM64"])
+    error_message = "every task definition runs ARM64"
+  }
+}
+
+run "an_unknown_architecture_is_refused" {
+  command = plan
+
+  variables {
+    cpu_architecture = "arm64"
+  }
+
+  expect_failures = [var.cpu_architecture]
+}
