@@ -43,11 +43,26 @@ class StrictBoolean(fields.Boolean):
         raise self.make_error("invalid", input=value)
 
 
+NO_CONTROL_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
+"""Display text holds no control characters (NUL, newlines, escapes): PostgreSQL refuses NUL in text, and
+the others would break log lines and Slack messages."""
+
+
 class TrimmedString(fields.String):
-    """A string with surrounding whitespace removed before validation, so "  " fails a min length of 1."""
+    """A string with surrounding whitespace removed before validation, so "  " fails a min length of 1,
+    and no control characters (NO_CONTROL_PATTERN, stated in the OpenAPI document)."""
+
+    default_error_messages = {"control": "Must not contain control characters (such as NUL or a newline)."}
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": NO_CONTROL_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            raise self.make_error("control")
+        return text
 
 
 class HttpUrl(fields.String):

@@ -176,3 +176,14 @@ def test_a_small_chunked_body_is_accepted(api):
     response = api.post("/monitors", input_stream=io.BytesIO(body), content_type="application/json",
                         headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
     assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.parametrize("name", ["bad\x00name", "two\nlines", "esc\x1b[31m"])
+def test_a_name_with_control_characters_is_refused_naming_the_field(api, name):
+    response = api.post("/monitors", json={"name": name, "url": "https://example.com/"})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"]["name"] == [
+        "Must not contain control characters (such as NUL or a newline)."]
+    bulk = api.post("/monitors/bulk", json={"monitors": [{"name": name, "url": "https://example.com/"}]})
+    assert bulk.status_code == 422 and "monitors.0.name" in bulk.get_json()["errors"]["json"]
+    assert api.get("/monitors").get_json() == []
