@@ -39,6 +39,7 @@ class AlertEvent:
     status_code: int | None = None
     latency_ms: float | None = None
     down_for_seconds: int | None = None  # set only on a recovery DOWN -> UP
+    first_error: str | None = None  # on a recovery: the first failed check's error of the incident, if kept
 
 
 def resolve_format(webhook_url: str, configured: str | None) -> str:
@@ -112,7 +113,7 @@ def _detail(event: AlertEvent) -> str:
 
 def slack_payload(event: AlertEvent) -> dict:
     """`{"text": <guide text>, "blocks": [...]}`: the blocks repeat the facts and add the reason and,
-    on recovery, how long the monitor was down."""
+    on recovery, how long the monitor was down and the incident's first error."""
     field = lambda label, value: {"type": "mrkdwn", "text": _clip(f"*{label}:*\n{value}", SLACK_FIELD_MAX)}  # noqa: E731
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": SLACK_TITLE, "emoji": True}},
@@ -129,11 +130,10 @@ def slack_payload(event: AlertEvent) -> dict:
                                                                        SLACK_FIELD_MAX)}},
     ]
     if event.down_for_seconds is not None:
-        blocks.append(
-            {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": f"Down for {human_duration(event.down_for_seconds)}"}
-            ]}
-        )
+        text = f"Down for {human_duration(event.down_for_seconds)}"
+        if event.first_error:
+            text += f"; first error: {_slack_escape(event.first_error)}"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, SLACK_FIELD_MAX)}]})
     return {"text": slack_text(event), "blocks": blocks}
 
 
@@ -150,6 +150,7 @@ def json_payload(event: AlertEvent) -> dict:
         "status_code": event.status_code,
         "latency_ms": None if event.latency_ms is None else round(event.latency_ms, 1),
         "down_for_seconds": event.down_for_seconds,
+        "first_error": event.first_error,
     }
 
 

@@ -25,7 +25,7 @@ from checker import alerts
 from checker.result import CheckResult as Result
 from checker.result import CheckSpec
 from checker.state import DOWN, UP, transition
-from healthmon import defaults, sql
+from healthmon import defaults, history, sql
 from healthmon.db import database, is_postgres, utcnow
 from healthmon.models import AlertOutbox, StateChange
 from healthmon.queue.base import CheckJob
@@ -182,7 +182,8 @@ def _lock(ids: list[int]) -> dict[int, _Locked]:
     return out
 
 
-def _alert_row(monitor: _Locked, change: StateChange, result: Result, down_for: int | None) -> dict:
+def _alert_row(monitor: _Locked, change: StateChange, result: Result, down_for: int | None,
+               first_error: str | None = None) -> dict:
     fmt = alerts.resolve_format(monitor.webhook_url, monitor.webhook_format)
     event = alerts.AlertEvent(
         event_id=change.id,
@@ -196,6 +197,7 @@ def _alert_row(monitor: _Locked, change: StateChange, result: Result, down_for: 
         status_code=result.status_code,
         latency_ms=result.latency_ms,
         down_for_seconds=down_for,
+        first_error=first_error,
     )
     return {
         "event_id": change.id,
@@ -225,12 +227,14 @@ def _apply(m: _Locked, job: CheckJob, result: Result, settings: Settings, now: d
         monitor=m.id, from_status=step.from_status, to_status=step.status,
         reason=safe_text(result.reason), created_at=now,
     )
-    down_for = None
+    down_for = first_error = None
     if step.from_status == DOWN and step.status == UP and m.status_changed_at is not None:
         down_for = max(int((now - m.status_changed_at).total_seconds()), 0)
+        if m.webhook_url:  # one query per recovery; none when nobody is told
+            first_error = safe_text(history.incident_first_error(m.id, m.status_changed_at, "")) or None
     m.status_changed_at = now
     if m.webhook_url:
-        AlertOutbox.insert(**_alert_row(m, row, result, down_for)).execute()
+        AlertOutbox.insert(**_alert_row(m, row, result, down_for, first_error)).execute()
     return Change(row.id, m.id, step.from_status, step.status, row.reason, now, bool(m.webhook_url))
 
 

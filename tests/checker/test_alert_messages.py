@@ -70,6 +70,13 @@ def test_a_recovery_says_how_long_the_monitor_was_down():
     assert json.loads(alerts.render(e, "json"))["down_for_seconds"] == 192
 
 
+def test_a_recovery_names_the_incidents_first_error_escaped_for_slack():
+    e = event(old="DOWN", new="UP", down_for_seconds=192, first_error="connect: <refused> & reset")
+    blocks = json.loads(alerts.render(e, "slack"))["blocks"]
+    assert blocks[-1]["elements"][0]["text"] == "Down for 3m 12s; first error: connect: &lt;refused&gt; &amp; reset"
+    assert json.loads(alerts.render(e, "json"))["first_error"] == "connect: <refused> & reset"
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"), [(0, "0s"), (45, "45s"), (192, "3m 12s"), (3600, "1h 0m"), (3905, "1h 5m"), (183600, "2d 3h")]
 )
@@ -91,6 +98,7 @@ def test_the_json_event_has_the_documented_shape():
         "status_code": 503,
         "latency_ms": 12.0,
         "down_for_seconds": None,
+        "first_error": None,
     }
 
 

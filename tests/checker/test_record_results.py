@@ -73,6 +73,16 @@ def test_a_recovery_alert_says_how_long_the_monitor_was_down(db, settings):
     assert AlertOutbox.get(AlertOutbox.event_id == up["event_id"]).webhook_format == "json"
 
 
+def test_a_recovery_alert_names_the_first_error_of_the_incident(db, settings):
+    m = monitor(webhook_url="https://receiver.example/hook", fail_threshold=2, success_threshold=1)
+    refused = Result(ok=False, status_code=None, latency_ms=1.0, error_kind="connect", error="connection refused")
+    record_all(m, [OK, refused, FAIL, OK], settings)  # UP, then DOWN on the second failure, then UP again
+    up_down_up = [json.loads(r.payload) for r in AlertOutbox.select().order_by(AlertOutbox.id)]
+    assert [(a["old"], a["new"]) for a in up_down_up] == [("UNKNOWN", "UP"), ("UP", "DOWN"), ("DOWN", "UP")]
+    assert up_down_up[2]["first_error"] == "connection refused"  # the streak's first, not the one that tipped it
+    assert up_down_up[1]["first_error"] is None
+
+
 def test_the_monitor_thresholds_override_the_environment(db, settings):
     m = monitor(fail_threshold=3)
     record_all(m, [FAIL, FAIL], settings)
