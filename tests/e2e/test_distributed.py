@@ -137,9 +137,11 @@ def test_sigterm_under_load_exits_within_25_seconds_and_loses_no_job(distributed
         assert recorded | set(remaining) == jobs
         assert not recorded & set(remaining) and len(remaining) == len(set(remaining))
         assert distributed.queued(distributed.dlq_url) == 0
-        # Some were mid-check when the grace ran out and were released (the rest were never received).
+        # Some were mid-check when the grace ran out and were released (the rest were never received). Not
+        # `released <= len(remaining)`: SQS is at-least-once, and a message delivered to both workers at once
+        # (moto does this now and then) can be recorded by one and released by the other.
         released = sum(s["released"] for s in _worker_stats(pool.output()))
-        assert 0 < released <= len(remaining), pool.output()[-3000:]
+        assert released > 0, pool.output()[-3000:]
 
 
 def test_healthmon_up_runs_on_postgresql_and_sqs_when_they_are_configured(distributed):
