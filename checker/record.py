@@ -210,15 +210,17 @@ def _alert_row(monitor: _Locked, change: StateChange, result: Result, down_for: 
     }
 
 
-def _apply(m: _Locked, job: CheckJob, result: Result, settings: Settings, now: dt.datetime) -> Change | None:
-    """Move `m` by one result (in memory); on a transition insert its StateChange and alert."""
+def _apply(m: _Locked, job: CheckJob, result: Result, error: str | None, settings: Settings,
+           now: dt.datetime) -> Change | None:
+    """Move `m` by one result (in memory; `error` is the result's cleaned error); on a transition insert its
+    StateChange and alert."""
     checked_at = result.checked_at or now
     step = transition(
         m.status, m.failures, m.successes, result.ok,
         m.fail_threshold or settings.fail_threshold, m.success_threshold or settings.success_threshold,
     )
     m.last_checked_at, m.last_status_code, m.last_latency_ms = checked_at, result.status_code, result.latency_ms
-    m.last_error, m.last_slot = _clean_error(result), job.slot
+    m.last_error, m.last_slot = error, job.slot
     m.failures, m.successes, m.status, m.dirty = step.failures, step.successes, step.status, True
     m.settle(job)
     if not step.changed:
@@ -280,10 +282,11 @@ def record_results(items: list[tuple[CheckJob, Result | None]], settings: Settin
                     m.settle(job)
                 outcomes[i] = RecordOutcome(False, reason)
                 continue
+            error = _clean_error(result)
             results.append((m.id, job.slot, result.checked_at or now, result.ok, result.status_code,
-                            result.latency_ms, result.error_kind, _clean_error(result), result.dns_ms,
+                            result.latency_ms, result.error_kind, error, result.dns_ms,
                             result.connect_ms, result.tls_ms, result.first_byte_ms))
-            change = _apply(m, job, result, settings, now)
+            change = _apply(m, job, result, error, settings, now)
             if change is not None:
                 changes.append(change)
             outcomes[i] = RecordOutcome(True, "recorded", change)

@@ -63,6 +63,7 @@ change and its alert. Also flushed at once whenever the worker is idle."""
 RECORD_RETRY_SECONDS = 1.0
 """After a failed commit the buffer is kept and tried again no sooner than this (receiving pauses meanwhile)."""
 
+
 class Worker:
     """Consumes check jobs from `queue` and runs them on `engine` (a `checker.http.CheckEngine`).
 
@@ -248,7 +249,7 @@ class Worker:
             return 0
         batch, self._buffer, self._buffer_since = self._buffer[:RECORD_BATCH], self._buffer[RECORD_BATCH:], None
         messages = [received for received, _job, _result in batch]
-        inline = getattr(self.io, "deletes_in_transaction", False)
+        inline = self.io.deletes_in_transaction
         try:
             outcomes = record.record_results(
                 [(job, result) for _received, job, result in batch], self.settings,

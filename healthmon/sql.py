@@ -105,8 +105,3 @@ def as_datetime(value) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(value)
-
-
-def as_bool(value) -> bool:
-    """A boolean column's value (SQLite stores 0/1)."""
-    return bool(value)

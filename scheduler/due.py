@@ -133,8 +133,9 @@ def claim_due(now: dt.datetime, limit: int, expiry: dt.timedelta) -> DueBatch:
         following = next_slot(slot, interval, now, phase_of(monitor_id, interval))
         # Slots missed entirely (the scheduler was down or behind): the job is for the latest slot that has
         # come, not the oldest, so it is fresh; the ones in between are counted as skipped.
-        latest = following - dt.timedelta(seconds=max(1, int(interval)))
-        missed = (latest - slot) // dt.timedelta(seconds=max(1, int(interval))) if latest > slot else 0
+        step = dt.timedelta(seconds=max(1, int(interval)))
+        latest = following - step
+        missed = (latest - slot) // step if latest > slot else 0
         pending = sql.as_datetime(pending)
         if pending is not None and pending > stale_before:
             skipped.append((following, missed + 1, monitor_id))

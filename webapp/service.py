@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlsplit
 
+from healthmon import sql
 from healthmon.db import database, for_update, utcnow
 from healthmon.models import CheckResult, Monitor, StateChange
 from healthmon.netguard import AddressGuard, BlockedAddress
@@ -27,10 +28,6 @@ MASK_MARK = "****"
 
 RESET_ON_CHANGE = ("url", "expected_status_code")
 """Fields whose change makes the monitor's history meaningless for the new check."""
-
-INSERT_CHUNK = 500
-"""Monitors per INSERT of create_monitors (as healthmon/queue/database.py): 500 rows of up to 65 columns
-stay below SQLite's bound-parameter limit (32,766 since 3.32); a monitor row has fewer than 30."""
 
 MAX_ID = 2**31 - 1
 """Monitor ids are 32-bit integers; a larger path id can only be unknown (and must not reach PostgreSQL)."""
@@ -135,7 +132,8 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
     """Store new monitors all or nothing, each exactly as create_monitor stores one; returned in the order
     given. Raises FieldProblem(422) naming the item's index (`3.webhook_url`) before anything is written.
 
-    One transaction of multi-row INSERTs (INSERT_CHUNK rows each) and one SELECT to read the rows back.
+    One transaction of multi-row INSERTs (500 rows each, `sql.chunks`: under SQLite's bound-parameter
+    limit at fewer than 30 columns a row) and one SELECT to read the rows back.
     Ids are assigned in VALUES order on both engines (SQLite: max rowid + 1 per row under the write lock;
     PostgreSQL: the sequence, row by row), so the rows by id are in the order given.
     """
@@ -151,8 +149,8 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
         return []
     ids: list[int] = []
     with database.atomic():
-        for start in range(0, len(rows), INSERT_CHUNK):
-            query = Monitor.insert_many(rows[start : start + INSERT_CHUNK]).returning(Monitor.id).tuples()
+        for chunk in sql.chunks(rows):
+            query = Monitor.insert_many(chunk).returning(Monitor.id).tuples()
             ids.extend(row[0] for row in query.execute())
         wanted = set(ids)
         # A range, not an IN list of every id: two parameters whatever the count. On PostgreSQL a concurrent

@@ -43,13 +43,6 @@ _ANY_VISIBLE = "SELECT id FROM queue_messages WHERE queue = ? AND dead_at IS NUL
 _CLAIM = ("SELECT id, body, receive_count FROM queue_messages WHERE queue = ? AND dead_at IS NULL AND visible_at <= ? "
           "ORDER BY visible_at, id LIMIT ?")
 
-INSERT_CHUNK = 500
-"""Rows per INSERT (and receipts per DELETE/UPDATE): well under SQLite's bound-parameter limit (32,766)."""
-
-
-def _chunks(items: list) -> list[list]:
-    return [items[i : i + INSERT_CHUNK] for i in range(0, len(items), INSERT_CHUNK)]
-
 
 class DatabaseQueue:
     """`CheckQueue` on the `queue_messages` table of the bound database."""
@@ -153,19 +146,19 @@ class DatabaseQueue:
         self.release_many([received])
 
     def delete_many(self, received: list[ReceivedJob]) -> int:
-        """One DELETE (per INSERT_CHUNK receipts) for the messages whose latest receipt is given; stale
+        """One DELETE (per 500 receipts, `sql.chunks`) for the messages whose latest receipt is given; stale
         receipts are ignored. Returns how many rows were deleted."""
-        return sum(QueueMessage.delete().where(self._match(chunk)).execute() for chunk in _chunks(received))
+        return sum(QueueMessage.delete().where(self._match(chunk)).execute() for chunk in sql.chunks(received))
 
     def release_many(self, received: list[ReceivedJob]) -> int:
-        """One UPDATE (per INSERT_CHUNK receipts): visible now, and the receive undone (receive_count - 1,
+        """One UPDATE (per 500 receipts, `sql.chunks`): visible now, and the receive undone (receive_count - 1,
         never below 0), so messages handed back at shutdown never count towards dead-lettering, however
         often checkers are redeployed. Stale receipts are ignored. Returns how many rows were released."""
         undone = Case(None, [(QueueMessage.receive_count > 0, QueueMessage.receive_count - 1)], 0)
         now = self._clock()
         return sum(
             QueueMessage.update(visible_at=now, receipt=None, receive_count=undone).where(self._match(chunk)).execute()
-            for chunk in _chunks(received)
+            for chunk in sql.chunks(received)
         )
 
     def dead_letters(self) -> int:
