@@ -26,8 +26,8 @@ sys.path.insert(0, ROOT)
 import contextlib  # noqa: E402
 import importlib  # noqa: E402
 
-from checker.http import CheckEngine, perform_check  # noqa: E402
-from checker.result import CheckSpec  # noqa: E402
+from checker.engine import CheckEngine, perform_check  # noqa: E402
+from healthmon.domain.check import CheckSpec  # noqa: E402
 from healthmon.netguard import AddressGuard  # noqa: E402
 
 GUARD = AddressGuard([ipaddress.ip_network("127.0.0.0/8")])
@@ -50,7 +50,7 @@ sys.stdin.read()  # run until the parent closes our stdin
 def ca_cache_module():
     """The module whose CA_CACHE_SECONDS the engine reads when it sets up a handle: checker/transfer.py since
     checker/http.py was split (checker/http.py before). None if neither has it any more."""
-    for name in ("checker.transfer", "checker.http"):
+    for name in ("checker.transfer", "checker.engine", "checker.http"):
         with contextlib.suppress(ImportError):
             module = importlib.import_module(name)
             if hasattr(module, "CA_CACHE_SECONDS"):
@@ -89,7 +89,7 @@ def run_engine(url: str, ca: str, concurrency: int):
                 eng.submit(spec, submitted)
                 submitted += 1
             for _, result in eng.poll(1.0):
-                failed += not result.ok
+                failed += result.error_kind is not None or result.status_code != 200
         eng.close()
         if failed:
             print(f"  warning: {failed} of {n} engine checks failed", file=sys.stderr)

@@ -25,7 +25,7 @@ import multiprocessing
 import tempfile
 import time
 
-from checker.http import CheckEngine
+from checker.engine import CheckEngine
 from checker.worker import Worker
 from healthmon.db import bind, utcnow
 from healthmon.migrations import init_db

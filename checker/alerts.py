@@ -1,4 +1,4 @@
-"""Alert bodies: the Slack message and the generic JSON event, rendered when a state change is recorded.
+"""Alert bodies: the Slack message and the generic JSON event of a Transition, rendered when it is recorded.
 
 The body is rendered once, in the recording transaction, and stored in the outbox: a retry sends
 byte-for-byte the same message, and later edits to the monitor do not rewrite history. The Slack text
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
+
+from healthmon.domain.status import Transition
 
 SLACK_HOST = "hooks.slack.com"
 FORMATS = ("slack", "json")
@@ -22,24 +23,6 @@ SLACK_TEXT = SLACK_TITLE + "\nName: {name}\nURL: {url}\nOld: {old} -> New: {new}
 
 SLACK_FIELD_MAX = 1900
 """Slack rejects a section field longer than 2000 characters (invalid_blocks); stay under it."""
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    """The facts of one state change, as shown to people. Times are naive UTC."""
-
-    event_id: int
-    monitor_id: int
-    name: str
-    url: str
-    old: str
-    new: str
-    time: dt.datetime
-    reason: str
-    status_code: int | None = None
-    latency_ms: float | None = None
-    down_for_seconds: int | None = None  # set only on a recovery DOWN -> UP
-    first_error: str | None = None  # on a recovery: the first failed check's error of the incident, if kept
 
 
 def resolve_format(webhook_url: str, configured: str | None) -> str:
@@ -93,25 +76,25 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def slack_text(event: AlertEvent) -> str:
-    """The guide's notification text for `event`."""
+def slack_text(transition: Transition) -> str:
+    """The guide's notification text for `transition`."""
     return SLACK_TEXT.format(
-        name=_slack_escape(event.name),
-        url=_slack_escape(display_url(event.url)),
-        old=event.old,
-        new=event.new,
-        time=format_time(event.time),
+        name=_slack_escape(transition.name),
+        url=_slack_escape(display_url(transition.url)),
+        old=transition.from_status,
+        new=transition.to_status,
+        time=format_time(transition.at),
     )
 
 
-def _detail(event: AlertEvent) -> str:
-    parts = [event.reason]
-    if event.latency_ms is not None and "ms" not in event.reason:
-        parts.append(f"latency {event.latency_ms:.0f} ms")
+def _detail(transition: Transition) -> str:
+    parts = [transition.reason]
+    if transition.latency_ms is not None and "ms" not in transition.reason:
+        parts.append(f"latency {transition.latency_ms:.0f} ms")
     return ", ".join(parts)
 
 
-def slack_payload(event: AlertEvent) -> dict:
+def slack_payload(transition: Transition) -> dict:
     """`{"text": <guide text>, "blocks": [...]}`: the blocks repeat the facts and add the reason and,
     on recovery, how long the monitor was down and the incident's first error."""
     field = lambda label, value: {"type": "mrkdwn", "text": _clip(f"*{label}:*\n{value}", SLACK_FIELD_MAX)}  # noqa: E731
@@ -120,46 +103,46 @@ def slack_payload(event: AlertEvent) -> dict:
         {
             "type": "section",
             "fields": [
-                field("Name", _slack_escape(event.name)),
-                field("URL", _slack_escape(display_url(event.url))),
-                field("Change", f"{event.old} -> {event.new}"),
-                field("Time", format_time(event.time)),
+                field("Name", _slack_escape(transition.name)),
+                field("URL", _slack_escape(display_url(transition.url))),
+                field("Change", f"{transition.from_status} -> {transition.to_status}"),
+                field("Time", format_time(transition.at)),
             ],
         },
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Reason:* {_slack_escape(_detail(event))}",
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Reason:* {_slack_escape(_detail(transition))}",
                                                                        SLACK_FIELD_MAX)}},
     ]
-    if event.down_for_seconds is not None:
-        text = f"Down for {human_duration(event.down_for_seconds)}"
-        if event.first_error:
-            text += f"; first error: {_slack_escape(event.first_error)}"
+    if transition.down_for_seconds is not None:
+        text = f"Down for {human_duration(transition.down_for_seconds)}"
+        if transition.first_error:
+            text += f"; first error: {_slack_escape(transition.first_error)}"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, SLACK_FIELD_MAX)}]})
-    return {"text": slack_text(event), "blocks": blocks}
+    return {"text": slack_text(transition), "blocks": blocks}
 
 
-def json_payload(event: AlertEvent) -> dict:
+def json_payload(transition: Transition) -> dict:
     """The generic receiver's event (docs/alerts.md)."""
     return {
         "event": JSON_EVENT,
-        "event_id": event.event_id,
-        "monitor": {"id": event.monitor_id, "name": event.name, "url": display_url(event.url)},
-        "old": event.old,
-        "new": event.new,
-        "time": format_time(event.time),
-        "reason": event.reason,
-        "status_code": event.status_code,
-        "latency_ms": None if event.latency_ms is None else round(event.latency_ms, 1),
-        "down_for_seconds": event.down_for_seconds,
-        "first_error": event.first_error,
+        "event_id": transition.event_id,
+        "monitor": {"id": transition.monitor_id, "name": transition.name, "url": display_url(transition.url)},
+        "old": transition.from_status,
+        "new": transition.to_status,
+        "time": format_time(transition.at),
+        "reason": transition.reason,
+        "status_code": transition.status_code,
+        "latency_ms": None if transition.latency_ms is None else round(transition.latency_ms, 1),
+        "down_for_seconds": transition.down_for_seconds,
+        "first_error": transition.first_error,
     }
 
 
-def render(event: AlertEvent, webhook_format: str) -> str:
+def render(transition: Transition, webhook_format: str) -> str:
     """The JSON body to POST for `webhook_format` ("slack" or "json"). Raises ValueError otherwise."""
     if webhook_format == "slack":
-        body = slack_payload(event)
+        body = slack_payload(transition)
     elif webhook_format == "json":
-        body = json_payload(event)
+        body = json_payload(transition)
     else:
         raise ValueError(f"unknown webhook format {webhook_format!r}")
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from checker import http as checker_http
+from checker import webhook_client
 from checker.alerts import format_time
 from checker.webhook_answers import Verdict, judge_response
 from healthmon.db import database, for_update, is_postgres, utcnow
@@ -97,14 +97,14 @@ class AlertSender:
     """
 
     def __init__(self, settings: Settings, guard: AddressGuard, *,
-                 post: Callable[..., checker_http.HttpResponse] | None = None,
+                 post: Callable[..., webhook_client.HttpResponse] | None = None,
                  clock: Callable[[], dt.datetime] = utcnow,
                  jitter: Callable[[], float] = random.random,
                  sleep: Callable[[float], object] = time.sleep,
                  timeout: float = WEBHOOK_TIMEOUT):
         self.settings = settings
         self.guard = guard
-        self.post = post or checker_http.post
+        self.post = post or webhook_client.post
         self.clock = clock
         self.jitter = jitter
         self.sleep = sleep
@@ -177,7 +177,7 @@ class AlertSender:
             response = self.post(claim.webhook_url, claim.payload.encode("utf-8"), headers, self.timeout, self.guard,
                                  **extra)
             verdict = judge_response(response, self.clock())
-        except checker_http.TransportError as exc:
+        except webhook_client.TransportError as exc:
             verdict = Verdict(False, exc.kind == "blocked_address", None,
                               f"webhook {exc.kind}: {redact_text(exc.message)[:200]}")
         except Exception as exc:  # noqa: BLE001 - an unexpected client bug must not wedge the row

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlsplit
 
-from checker.http import perform_check
-from checker.result import CheckResult, CheckSpec
+from checker.engine import perform_check
 from healthmon import defaults
+from healthmon.domain.check import CheckSpec
+from healthmon.domain.verdict import Verdict, evaluate
 from healthmon.netguard import AddressGuard
 from healthmon.settings import Settings
 
@@ -34,20 +35,21 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
 
-def format_result(result: CheckResult) -> str:
+def format_result(verdict: Verdict) -> str:
     """Readable lines: verdict, status, latency, phase timings, error."""
+    seen = verdict.observation
     lines = [
-        f"result:      {'OK' if result.ok else 'FAILED'}",
-        f"status:      {result.status_code if result.status_code is not None else '-'}",
-        f"latency:     {_ms(result.latency_ms)}",
-        f"  dns:       {_ms(result.dns_ms)}",
-        f"  connect:   {_ms(result.connect_ms)}",
-        f"  tls:       {_ms(result.tls_ms)}",
-        f"  1st byte:  {_ms(result.first_byte_ms)}",
-        f"redirects:   {result.redirects}",
+        f"result:      {'OK' if verdict.ok else 'FAILED'}",
+        f"status:      {seen.status_code if seen.status_code is not None else '-'}",
+        f"latency:     {_ms(seen.latency_ms)}",
+        f"  dns:       {_ms(seen.dns_ms)}",
+        f"  connect:   {_ms(seen.connect_ms)}",
+        f"  tls:       {_ms(seen.tls_ms)}",
+        f"  1st byte:  {_ms(seen.first_byte_ms)}",
+        f"redirects:   {seen.redirects}",
     ]
-    if result.error_kind:
-        lines.append(f"error:       {result.error_kind}: {result.error}")
+    if verdict.error_kind:
+        lines.append(f"error:       {verdict.error_kind}: {verdict.error}")
     return "\n".join(lines)
 
 
@@ -62,6 +64,7 @@ def run(settings: Settings, url: str, expected_status: int = 200, timeout: float
         return EXIT_USAGE
     spec = CheckSpec(url=url, timeout=timeout, expected_status_code=expected_status,
                      max_body_bytes=settings.max_body_bytes)
-    result = perform_check(spec, AddressGuard(settings.allowed_private_cidrs), ca_bundle=settings.ca_bundle)
-    print(format_result(result), flush=True)
-    return EXIT_OK if result.ok else EXIT_FAILED
+    seen = perform_check(spec, AddressGuard(settings.allowed_private_cidrs), ca_bundle=settings.ca_bundle)
+    verdict = evaluate(spec, seen)
+    print(format_result(verdict), flush=True)
+    return EXIT_OK if verdict.ok else EXIT_FAILED

@@ -115,7 +115,7 @@ def worker_main(settings, concurrency: int, parent_pid: int) -> None:
     """Child entry: build DB binding, queue and engine here (after fork), run a Worker until stopped."""
     signals = _ChildSignals()
     signals.install()
-    from checker.http import CheckEngine
+    from checker.engine import CheckEngine
     from checker.worker import Worker
     from healthmon.db import bind
     from healthmon.netguard import AddressGuard

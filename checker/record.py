@@ -2,9 +2,10 @@
 
 `record_results` records a batch of results in one transaction: it locks the batch's monitors (FOR UPDATE
 in id order on PostgreSQL; on SQLite the IMMEDIATE transaction already holds the database's write lock),
-re-checks that each job still applies, and, per monitor in slot order, moves the counters and the state
-through the pure state machine; then it inserts the CheckResults (unique per monitor and slot), writes each
-monitor's new state once, and, for each transition, the StateChange and its AlertOutbox row. Either all of
+re-checks that each job still applies, and, per monitor in slot order, moves the counters and the status
+through the pure state machine (healthmon.domain.status); then it inserts the CheckResults (unique per
+monitor and slot), writes each monitor's new state once, and, for each Transition, the StateChange and its
+AlertOutbox row. Either all of
 that commits or none of it, so a crash can never leave a state change without its alert, and a message
 delivered twice (SQS is at-least-once) records once: the second delivery finds the slot taken.
 
@@ -22,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from checker import alerts
-from checker.result import CheckResult as Result
-from checker.result import CheckSpec
-from checker.state import DOWN, UP, transition
 from healthmon import defaults, history, sql
 from healthmon.db import database, is_postgres, utcnow
+from healthmon.domain.check import CheckSpec
+from healthmon.domain.status import DOWN, UP, MonitorState, Transition, next_state
+from healthmon.domain.verdict import Verdict
 from healthmon.models import AlertOutbox, StateChange
 from healthmon.queue.base import CheckJob
 from healthmon.redact import redact_text
@@ -47,26 +48,13 @@ def safe_text(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Change:
-    """A committed state change. `event_id` is the StateChange id (and the outbox row's event_id)."""
-
-    event_id: int
-    monitor_id: int
-    from_status: str
-    to_status: str
-    reason: str
-    at: dt.datetime
-    alert_queued: bool
-
-
-@dataclass(frozen=True)
 class RecordOutcome:
     """What `record_result` did. `recorded` is false when the job was dropped; `reason` says why:
     "recorded", "deleted", "disabled", "generation", "duplicate", "stale" or "skipped"."""
 
     recorded: bool
     reason: str
-    change: Change | None = None
+    transition: Transition | None = None
 
 
 def _drop_reason(monitor, job: CheckJob) -> str | None:
@@ -120,8 +108,8 @@ class _SpecView:
     last_slot: dt.datetime | None
 
 
-def _clean_error(result: Result) -> str | None:
-    return safe_text(result.error) if result.error else None
+def _clean_error(verdict: Verdict) -> str | None:
+    return safe_text(verdict.error) if verdict.error else None
 
 
 _STATE_COLUMNS = (
@@ -182,74 +170,65 @@ def _lock(ids: list[int]) -> dict[int, _Locked]:
     return out
 
 
-def _alert_row(monitor: _Locked, change: StateChange, result: Result, down_for: int | None,
-               first_error: str | None = None) -> dict:
+def _outbox_row(monitor: _Locked, transition: Transition) -> dict:
     fmt = alerts.resolve_format(monitor.webhook_url, monitor.webhook_format)
-    event = alerts.AlertEvent(
-        event_id=change.id,
-        monitor_id=monitor.id,
-        name=monitor.name,
-        url=monitor.url,
-        old=change.from_status,
-        new=change.to_status,
-        time=change.created_at,
-        reason=change.reason,
-        status_code=result.status_code,
-        latency_ms=result.latency_ms,
-        down_for_seconds=down_for,
-        first_error=first_error,
-    )
     return {
-        "event_id": change.id,
+        "event_id": transition.event_id,
         "monitor_id": monitor.id,
         "webhook_url": monitor.webhook_url,
         "webhook_format": fmt,
-        "payload": alerts.render(event, fmt),
-        "created_at": change.created_at,
-        "next_attempt_at": change.created_at,
+        "payload": alerts.render(transition, fmt),
+        "created_at": transition.at,
+        "next_attempt_at": transition.at,
     }
 
 
-def _apply(m: _Locked, job: CheckJob, result: Result, error: str | None, settings: Settings,
-           now: dt.datetime) -> Change | None:
-    """Move `m` by one result (in memory; `error` is the result's cleaned error); on a transition insert its
+def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, settings: Settings,
+           now: dt.datetime) -> Transition | None:
+    """Move `m` by one verdict (in memory; `error` is the verdict's cleaned error); on a transition insert its
     StateChange and alert."""
-    checked_at = result.checked_at or now
-    step = transition(
-        m.status, m.failures, m.successes, result.ok,
+    seen = verdict.observation
+    checked_at = seen.checked_at or now
+    state = next_state(
+        MonitorState(m.status, m.failures, m.successes), verdict.ok,
         m.fail_threshold or settings.fail_threshold, m.success_threshold or settings.success_threshold,
     )
-    m.last_checked_at, m.last_status_code, m.last_latency_ms = checked_at, result.status_code, result.latency_ms
+    from_status = m.status
+    m.last_checked_at, m.last_status_code, m.last_latency_ms = checked_at, seen.status_code, seen.latency_ms
     m.last_error, m.last_slot = error, job.slot
-    m.failures, m.successes, m.status, m.dirty = step.failures, step.successes, step.status, True
+    m.failures, m.successes, m.status, m.dirty = state.failures, state.successes, state.status, True
     m.settle(job)
-    if not step.changed:
+    if state.status == from_status:
         return None
-    row = StateChange.create(
-        monitor=m.id, from_status=step.from_status, to_status=step.status,
-        reason=safe_text(result.reason), created_at=now,
-    )
+    reason = safe_text(verdict.reason)
+    row = StateChange.create(monitor=m.id, from_status=from_status, to_status=state.status, reason=reason,
+                             created_at=now)
     down_for = first_error = None
-    if step.from_status == DOWN and step.status == UP and m.status_changed_at is not None:
+    if from_status == DOWN and state.status == UP and m.status_changed_at is not None:
         down_for = max(int((now - m.status_changed_at).total_seconds()), 0)
         if m.webhook_url:  # one query per recovery; none when nobody is told
             first_error = safe_text(history.incident_first_error(m.id, m.status_changed_at, "")) or None
     m.status_changed_at = now
+    transition = Transition(
+        event_id=row.id, monitor_id=m.id, name=m.name, url=m.url, from_status=from_status, to_status=state.status,
+        at=now, reason=reason, status_code=seen.status_code, latency_ms=seen.latency_ms,
+        down_for_seconds=down_for, first_error=first_error,
+    )
     if m.webhook_url:
-        AlertOutbox.insert(**_alert_row(m, row, result, down_for, first_error)).execute()
-    return Change(row.id, m.id, step.from_status, step.status, row.reason, now, bool(m.webhook_url))
+        AlertOutbox.insert(**_outbox_row(m, transition)).execute()
+    return transition
 
 
 SKIPPED = None
-"""The result of a job that was not checked because it came too late (see `record_results`)."""
+"""The verdict of a job that was not checked because it came too late (see `record_results`)."""
 
 
-def record_results(items: list[tuple[CheckJob, Result | None]], settings: Settings,
+def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Settings,
                    also: Callable[[], None] | None = None) -> list[RecordOutcome]:
     """Record a batch in one transaction; idempotent per (monitor, slot). Returns one outcome per item,
     in order.
 
-    An item whose result is SKIPPED (None) was received too late to be worth checking: it records no
+    An item whose verdict is SKIPPED (None) was received too late to be worth checking: it records no
     result, counts one skipped slot on its monitor and frees the monitor's pending job.
     `also`, if given, runs inside the same transaction after the writes (the database queue deletes the
     batch's messages there, so a result and its message's deletion commit together).
@@ -261,16 +240,16 @@ def record_results(items: list[tuple[CheckJob, Result | None]], settings: Settin
     """
     now = utcnow()
     outcomes: list[RecordOutcome | None] = [None] * len(items)
-    changes: list[Change] = []
+    transitions: list[Transition] = []
     order = sorted(range(len(items)), key=lambda i: (items[i][0].monitor_id, items[i][0].slot))
     with database.atomic():
         monitors = _lock(sorted({job.monitor_id for job, _ in items}))
         results: list[tuple] = []
         for i in order:
-            job, result = items[i]
+            job, verdict = items[i]
             m = monitors.get(job.monitor_id)
             reason = _drop_reason(m, job)
-            if result is SKIPPED:
+            if verdict is SKIPPED:
                 if m is not None:
                     m.settle(job)
                     if reason is None:  # a moot job (monitor disabled, edited, slot recorded) misses nothing
@@ -282,23 +261,24 @@ def record_results(items: list[tuple[CheckJob, Result | None]], settings: Settin
                     m.settle(job)
                 outcomes[i] = RecordOutcome(False, reason)
                 continue
-            error = _clean_error(result)
-            results.append((m.id, job.slot, result.checked_at or now, result.ok, result.status_code,
-                            result.latency_ms, result.error_kind, error, result.dns_ms,
-                            result.connect_ms, result.tls_ms, result.first_byte_ms))
-            change = _apply(m, job, result, error, settings, now)
-            if change is not None:
-                changes.append(change)
-            outcomes[i] = RecordOutcome(True, "recorded", change)
+            error = _clean_error(verdict)
+            seen = verdict.observation
+            results.append((m.id, job.slot, seen.checked_at or now, verdict.ok, seen.status_code,
+                            seen.latency_ms, verdict.error_kind, error, seen.dns_ms,
+                            seen.connect_ms, seen.tls_ms, seen.first_byte_ms))
+            transition = _apply(m, job, verdict, error, settings, now)
+            if transition is not None:
+                transitions.append(transition)
+            outcomes[i] = RecordOutcome(True, "recorded", transition)
         sql.insert_rows("check_results", _RESULT_COLUMNS, results, ignore_conflicts=True)
         sql.execute_many(_WRITE_STATE, [m.state_row() for m in monitors.values() if m.dirty])
         if also is not None:
             also()
-    for change in changes:
-        log.info("[STATE CHANGE] monitor=%d %s -> %s", change.monitor_id, change.from_status, change.to_status)
+    for t in transitions:
+        log.info("[STATE CHANGE] monitor=%d %s -> %s", t.monitor_id, t.from_status, t.to_status)
     return outcomes  # type: ignore[return-value]
 
 
-def record_result(job: CheckJob, result: Result, settings: Settings) -> RecordOutcome:
-    """`record_results` for one result."""
-    return record_results([(job, result)], settings)[0]
+def record_result(job: CheckJob, verdict: Verdict, settings: Settings) -> RecordOutcome:
+    """`record_results` for one verdict."""
+    return record_results([(job, verdict)], settings)[0]

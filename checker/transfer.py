@@ -1,9 +1,10 @@
 """One libcurl transfer: the options every check and POST shares, the per-transfer state that libcurl's
-callbacks fill (body cap, kept body, headers, the address guard's verdict), and the mapping of a finished
-transfer to a `CheckResult`.
+callbacks fill (body cap, kept body, headers, the address guard's refusal), and what a finished check
+transfer observed (`observe`).
 
-`checker.http` drives these transfers (many at once in `CheckEngine`, one in `perform_check` / `post`);
-this module holds what a single transfer needs, so both paths share one option setup.
+`checker.engine` drives check transfers (many at once in `CheckEngine`, one in `perform_check`) and
+`checker.webhook_client` drives POSTs; this module holds what a single transfer needs, so both share one
+option setup.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import pycurl
 
 from checker.curl_errors import classify
-from checker.result import CheckResult, CheckSpec
 from healthmon import __version__
+from healthmon.domain.check import CheckSpec, Observation
 from healthmon.netguard import AddressGuard, BlockedAddress
 
 USER_AGENT = f"healthmon/{__version__}"
@@ -63,25 +63,6 @@ def default_ca_bundle() -> str | None:
         return SYSTEM_CA_BUNDLE if os.path.exists(SYSTEM_CA_BUNDLE) else None
 
 
-
-
-class TransportError(Exception):
-    """A POST did not get a response. `kind` is one of checker.result.ERROR_KINDS; `message` is short and
-    safe to log (no URL path, query or credentials)."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """A POST's response: header names lowercased (last value wins), body capped at 64 KiB."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
 
 
 class _Fd:
@@ -131,11 +112,12 @@ class Transfer:
     callbacks, so no closure is built per check."""
 
     __slots__ = ("guard", "token", "spec", "cap", "received", "overflow", "blocked", "keep", "chunks",
-                 "header_lines", "handle")
+                 "header_lines", "handle", "headers_on")
 
     def __init__(self, guard: GuardCache, handle: pycurl.Curl):
         self.guard = guard
         self.handle = handle
+        self.headers_on = False  # HEADERFUNCTION installed on the handle (set only for checks that read headers)
 
     def start(self, token: Any, spec: CheckSpec | None, cap: int, keep: bool) -> None:
         self.token = token
@@ -216,8 +198,15 @@ def configure_check_static(c: pycurl.Curl, t: Transfer, ca_bundle: str | None) -
 
 
 def configure_check(c: pycurl.Curl, t: Transfer, spec: CheckSpec, token: Any) -> None:
-    """Per-check options on a handle prepared by configure_check_static."""
-    t.start(token, spec, spec.max_body_bytes, keep=False)
+    """Per-check options on a handle prepared by configure_check_static. Headers and body are kept only when
+    the spec asks: a plain status check runs no Python callback per header line and keeps no body."""
+    t.start(token, spec, spec.max_body_bytes, keep=spec.capture_body)
+    if spec.capture_headers != t.headers_on:  # pooled handles keep their options: change only on a switch
+        if spec.capture_headers:
+            c.setopt(pycurl.HEADERFUNCTION, t.header)
+        else:
+            c.unsetopt(pycurl.HEADERFUNCTION)
+        t.headers_on = spec.capture_headers
     configure_request(c, spec.url, spec.timeout)
     c.setopt(pycurl.MAXREDIRS, spec.max_redirects)
     # A Content-Length above the cap fails before the body is read at all.
@@ -237,13 +226,14 @@ def _ms(c: pycurl.Curl, info: int) -> float:
     return c.getinfo(info) / 1000.0
 
 
-def check_result(c: pycurl.Curl, t: Transfer, code: int) -> CheckResult:
-    """Build a CheckResult from a finished handle. `code` is libcurl's result (0 = transfer complete).
+def observe(c: pycurl.Curl, t: Transfer, code: int) -> Observation:
+    """What a finished check transfer saw. `code` is libcurl's result (0 = transfer complete).
 
     Phase times are durations in ms (summed over redirect hops, as libcurl does): dns_ms (name lookup),
     connect_ms (TCP), tls_ms (TLS handshake, https only); first_byte_ms is the time from the start to the
-    first response byte; latency_ms the whole check. A 200 whose body exceeds max_body_bytes is a failure
-    (body_too_large): the target answers, but with something no health endpoint should send.
+    first response byte; latency_ms the whole check. A body beyond max_body_bytes is a transport failure
+    (body_too_large): the target answers, but with something no health endpoint should send. Headers and
+    body are filled only when the spec asked to capture them.
     """
     spec = t.spec
     assert spec is not None
@@ -258,10 +248,7 @@ def check_result(c: pycurl.Curl, t: Transfer, code: int) -> CheckResult:
     if code != 0:
         kind, error = classify(code, _host(c, spec.url), blocked_reason=t.blocked, body_overflow=t.overflow,
                                timeout=spec.timeout, max_redirects=spec.max_redirects, cap=t.cap)
-    elif status != spec.expected_status_code:
-        kind, error = "unexpected_status", f"expected {spec.expected_status_code}, got {status}"
-    return CheckResult(
-        ok=kind is None,
+    return Observation(
         status_code=status,
         latency_ms=round(total, 3),
         error_kind=kind,
@@ -272,4 +259,17 @@ def check_result(c: pycurl.Curl, t: Transfer, code: int) -> CheckResult:
         first_byte_ms=round(first_byte, 3) if first_byte and status else None,
         redirects=redirects,
         checked_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        headers=parse_headers(t.header_lines) if spec.capture_headers else None,
+        body=b"".join(t.chunks) if spec.capture_body else None,
     )
+
+
+def parse_headers(lines: list[bytes]) -> dict[str, str]:
+    """Raw header lines of the last response -> {lowercased name: value}; a repeated header's last value wins."""
+    out: dict[str, str] = {}
+    for raw in lines:
+        line = raw.decode("latin-1").strip()
+        name, sep, value = line.partition(":")
+        if sep and name:
+            out[name.strip().lower()] = value.strip()
+    return out

@@ -10,7 +10,7 @@ import datetime as dt
 import email.utils
 from dataclasses import dataclass
 
-from checker import http as checker_http
+from checker.webhook_client import HttpResponse
 from healthmon.db import utcnow
 
 RETRYABLE_4XX = (408, 425, 429)
@@ -41,7 +41,7 @@ class Verdict:
     retry_after: float | None = None
 
 
-def judge_response(response: checker_http.HttpResponse, now: dt.datetime) -> Verdict:
+def judge_response(response: HttpResponse, now: dt.datetime) -> Verdict:
     """2xx is sent; 5xx, 408, 425 and 429 are "later"; any other status, or a permanent Slack code, is final."""
     status = response.status
     if 200 <= status < 300:

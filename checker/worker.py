@@ -41,6 +41,7 @@ from checker import record
 from checker.queue_inline import InlineQueueIO
 from checker.queue_io import QueueIO
 from healthmon.db import utcnow
+from healthmon.domain.verdict import evaluate
 from healthmon.queue.base import CheckQueue, ReceivedJob
 
 log = logging.getLogger("healthmon.checker")
@@ -65,7 +66,7 @@ RECORD_RETRY_SECONDS = 1.0
 
 
 class Worker:
-    """Consumes check jobs from `queue` and runs them on `engine` (a `checker.http.CheckEngine`).
+    """Consumes check jobs from `queue` and runs them on `engine` (a `checker.engine.CheckEngine`).
 
     `concurrency` (default settings.checker_concurrency) caps checks in flight; the receiver asks only for
     as many messages as there are free slots, so every received message starts at once.
@@ -162,9 +163,9 @@ class Worker:
         while self._buffer and self.flush(force=True):
             pass
         if self._buffer:  # the database is down: hand them back rather than wait for the visibility timeout
-            self.io.release([received for received, _job, _result in self._buffer])
+            self.io.release([received for received, _job, _verdict in self._buffer])
             self._buffer = []
-        aborted = [received for received, _job in self.engine.abort_all()]
+        aborted = [received for received, _job, _spec in self.engine.abort_all()]
         self.io.release(aborted)
         self.io.finished(len(aborted))
         self.io.shutdown()
@@ -222,14 +223,14 @@ class Worker:
             if received.receive_count > 1:
                 log.info("[CHECKER] monitor=%d slot=%s redelivered (receive %d)",
                          job.monitor_id, job.slot.isoformat(), received.receive_count)
-            self.engine.submit(spec, token=(received, job))
+            self.engine.submit(spec, token=(received, job, spec))
 
     def _collect(self, timeout: float) -> int:
         """Move finished checks to the record buffer (their engine slots are free at once). Returns how many
         checks finished."""
         finished = self.engine.poll(timeout)
-        for (received, job), result in finished:
-            self._buffer.append((received, job, result))
+        for (received, job, spec), observation in finished:
+            self._buffer.append((received, job, evaluate(spec, observation)))
         if finished:
             self.io.finished(len(finished))
         return len(finished)
@@ -248,11 +249,11 @@ class Worker:
         if not due or (not force and now < self._retry_at):
             return 0
         batch, self._buffer, self._buffer_since = self._buffer[:RECORD_BATCH], self._buffer[RECORD_BATCH:], None
-        messages = [received for received, _job, _result in batch]
+        messages = [received for received, _job, _verdict in batch]
         inline = self.io.deletes_in_transaction
         try:
             outcomes = record.record_results(
-                [(job, result) for _received, job, result in batch], self.settings,
+                [(job, verdict) for _received, job, verdict in batch], self.settings,
                 also=(lambda: self.queue.delete_many(messages)) if inline else None,
             )
         except Exception as exc:  # noqa: BLE001 - not deleted: kept and retried, or redelivered

@@ -91,5 +91,3 @@ DEFAULT_RESULT_RETENTION_DAYS = 14
 """Raw check results older than this are deleted (their hourly and daily rollups stay for 90 and 400 days;
 healthmon.retention); state changes are kept. Two weeks of raw rows serve the 24 h and 7 d views and
 debugging; the long history is in the rollups, at a few bytes per check."""
-
-MONITOR_STATUSES = ("UNKNOWN", "UP", "DOWN")

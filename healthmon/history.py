@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from healthmon import rollups, sql
 from healthmon.db import utcnow
+from healthmon.domain.status import DOWN
 
 WINDOWS = {
     "24h": ("h", dt.timedelta(hours=24)),
@@ -61,7 +62,7 @@ def _incidents_from(rows: Sequence[tuple]) -> dict[int, list[Incident]]:
     previous: dict[int, dt.datetime] = {}
     for monitor_id, _from, to, reason, at in rows:
         at = sql.as_datetime(at)
-        if to == "DOWN":
+        if to == DOWN:
             opened.setdefault(monitor_id, (at, reason, previous.get(monitor_id)))
         elif monitor_id in opened:
             started, first, before = opened.pop(monitor_id)
@@ -168,7 +169,7 @@ def summary(now: dt.datetime | None = None) -> dict:
             counts["disabled"] += 1
             continue
         counts[status.lower()] += 1
-        if status == "DOWN":
+        if status == DOWN:
             since = sql.as_datetime(changed)
             down_now.append({"id": monitor_id, "name": name, "since": since,
                              "down_for_seconds": None if since is None else max(0, int((now - since).total_seconds()))})

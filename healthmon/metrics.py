@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from healthmon import rollups, sql
 from healthmon.db import database, utcnow
+from healthmon.domain.status import DOWN, STATUSES, UP
 from healthmon.stats import pipeline_stats
 
 
@@ -56,7 +57,7 @@ class DatabaseCollector(Collector):
                                labels=["monitor_id", "name"])
         latency = GaugeMetricFamily("healthmon_monitor_latency_seconds", "Latency of the monitor's last check.",
                                     labels=["monitor_id", "name"])
-        by_status = {"UP": 0, "DOWN": 0, "UNKNOWN": 0}
+        by_status = dict.fromkeys(STATUSES, 0)
         disabled = 0
         for monitor_id, name, status, enabled, last_latency in monitors:
             if not enabled:
@@ -64,8 +65,8 @@ class DatabaseCollector(Collector):
                 continue
             by_status[status] = by_status.get(status, 0) + 1
             labels = [str(monitor_id), name]
-            if status in ("UP", "DOWN"):
-                up.add_metric(labels, 1.0 if status == "UP" else 0.0)
+            if status in (UP, DOWN):
+                up.add_metric(labels, 1.0 if status == UP else 0.0)
             if last_latency is not None:
                 latency.add_metric(labels, float(last_latency) / 1000.0)
         yield up

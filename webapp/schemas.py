@@ -16,6 +16,7 @@ from marshmallow import fields, validate
 from marshmallow.exceptions import SCHEMA
 
 from healthmon import defaults
+from healthmon.domain.status import STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
 
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"
@@ -298,7 +299,7 @@ class MonitorQuerySchema(PagedQuerySchema):
 
     enabled = fields.Boolean(metadata={"description": "Only enabled (true) or disabled (false) monitors."})
     status = fields.String(
-        validate=validate.OneOf(defaults.MONITOR_STATUSES), metadata={"description": "Only monitors in this state."}
+        validate=validate.OneOf(STATUSES), metadata={"description": "Only monitors in this state."}
     )
 
 
@@ -321,7 +322,7 @@ class MonitorSchema(ma.Schema):
     enabled = fields.Boolean(required=True)
     fail_threshold = fields.Integer(allow_none=True, required=True)
     success_threshold = fields.Integer(allow_none=True, required=True)
-    status = fields.String(required=True, validate=validate.OneOf(defaults.MONITOR_STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     consecutive_failures = fields.Integer(required=True)
     consecutive_successes = fields.Integer(required=True)
     status_changed_at = UtcDateTime(allow_none=True, required=True)
@@ -342,8 +343,8 @@ class StateChangeSchema(ma.Schema):
     """One status transition of a monitor."""
 
     id = fields.Integer(required=True)
-    from_status = fields.String(required=True, validate=validate.OneOf(defaults.MONITOR_STATUSES))
-    to_status = fields.String(required=True, validate=validate.OneOf(defaults.MONITOR_STATUSES))
+    from_status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    to_status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     reason = RedactedText(required=True)
     created_at = UtcDateTime(required=True)
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from healthmon import sql
 from healthmon.db import database, for_update, utcnow
+from healthmon.domain.status import UNKNOWN
 from healthmon.models import CheckResult, Monitor, StateChange
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.redact import mask_webhook_url
@@ -124,7 +125,7 @@ def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
     _reject_masked(data.get("webhook_url"))
     with database.atomic():
         return Monitor.create(
-            **data, status="UNKNOWN", next_check_at=now, created_at=now, updated_at=now,
+            **data, status=UNKNOWN, next_check_at=now, created_at=now, updated_at=now,
         )
 
 
@@ -143,7 +144,7 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
             _reject_masked(item.get("webhook_url"))
         except FieldProblem as problem:
             raise problem.within(str(index)) from None
-    rows = [{**item, "status": "UNKNOWN", "next_check_at": now, "created_at": now, "updated_at": now}
+    rows = [{**item, "status": UNKNOWN, "next_check_at": now, "created_at": now, "updated_at": now}
             for item in items]
     if not rows:
         return []
@@ -182,15 +183,15 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
             setattr(monitor, key, changes[key])
         reset = bool(changed & set(RESET_ON_CHANGE))
         if reset:
-            monitor.status = "UNKNOWN"
+            monitor.status = UNKNOWN
             monitor.consecutive_failures = 0
             monitor.consecutive_successes = 0
             monitor.generation = monitor.generation + 1
-            if old_status != "UNKNOWN":
+            if old_status != UNKNOWN:
                 monitor.status_changed_at = now
                 # The event log explains why the status left UP/DOWN; no alert is sent for an edit.
                 StateChange.create(
-                    monitor=monitor, from_status=old_status, to_status="UNKNOWN", created_at=now,
+                    monitor=monitor, from_status=old_status, to_status=UNKNOWN, created_at=now,
                     reason="monitor edited (" + ", ".join(sorted(changed & set(RESET_ON_CHANGE))) + " changed)",
                 )
         reenabled = monitor.enabled and not was_enabled

@@ -7,6 +7,7 @@ import threading
 
 from checker import alerts
 from checker.delivery import AlertSender
+from healthmon.domain.status import Transition
 from healthmon.models import AlertOutbox, Monitor
 from healthmon.netguard import AddressGuard
 
@@ -46,9 +47,9 @@ def queue_alert(monitor: Monitor, *, at: dt.datetime = T0, old="UNKNOWN", new="U
     _next_event[0] += 1
     url = webhook_url or monitor.webhook_url
     fmt = fmt or alerts.resolve_format(url, monitor.webhook_format)
-    event = alerts.AlertEvent(event_id=_next_event[0], monitor_id=monitor.id, name=monitor.name, url=monitor.url,
-                              old=old, new=new, time=at, reason="status 200 in 5 ms", status_code=200,
-                              latency_ms=5.0)
+    event = Transition(event_id=_next_event[0], monitor_id=monitor.id, name=monitor.name, url=monitor.url,
+                       from_status=old, to_status=new, at=at, reason="status 200 in 5 ms", status_code=200,
+                       latency_ms=5.0)
     return AlertOutbox.create(event_id=event.event_id, monitor_id=monitor.id, webhook_url=url, webhook_format=fmt,
                               payload=alerts.render(event, fmt), created_at=at, next_attempt_at=at)
 

@@ -6,18 +6,18 @@ import json
 import pytest
 
 from checker import alerts
-from checker.alerts import AlertEvent
+from healthmon.domain.status import Transition
 
 AT = dt.datetime(2026, 1, 20, 10, 30, 0)
 
 
-def event(**overrides) -> AlertEvent:
+def event(**overrides) -> Transition:
     fields = dict(
-        event_id=7, monitor_id=1, name="Google Homepage", url="https://google.com/", old="UNKNOWN", new="UP",
-        time=AT, reason="status 200 in 87 ms", status_code=200, latency_ms=87.4,
+        event_id=7, monitor_id=1, name="Google Homepage", url="https://google.com/", from_status="UNKNOWN",
+        to_status="UP", at=AT, reason="status 200 in 87 ms", status_code=200, latency_ms=87.4,
     )
     fields.update(overrides)
-    return AlertEvent(**fields)
+    return Transition(**fields)
 
 
 def test_it_renders_the_slack_text_exactly_as_the_guide_shows_it():
@@ -54,7 +54,8 @@ def test_it_never_shows_credentials_from_the_monitor_url():
 
 
 def test_the_slack_blocks_carry_the_reason_and_the_latency():
-    e = event(old="UP", new="DOWN", reason="timeout: no response within 5 s", status_code=None, latency_ms=5001.0)
+    e = event(from_status="UP", to_status="DOWN", reason="timeout: no response within 5 s", status_code=None,
+              latency_ms=5001.0)
     blocks = json.loads(alerts.render(e, "slack"))["blocks"]
     text = json.dumps(blocks, ensure_ascii=False)
     assert "timeout: no response within 5 s" in text
@@ -64,14 +65,14 @@ def test_the_slack_blocks_carry_the_reason_and_the_latency():
 
 
 def test_a_recovery_says_how_long_the_monitor_was_down():
-    e = event(old="DOWN", new="UP", down_for_seconds=192)
+    e = event(from_status="DOWN", to_status="UP", down_for_seconds=192)
     blocks = json.loads(alerts.render(e, "slack"))["blocks"]
     assert blocks[-1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "Down for 3m 12s"}]}
     assert json.loads(alerts.render(e, "json"))["down_for_seconds"] == 192
 
 
 def test_a_recovery_names_the_incidents_first_error_escaped_for_slack():
-    e = event(old="DOWN", new="UP", down_for_seconds=192, first_error="connect: <refused> & reset")
+    e = event(from_status="DOWN", to_status="UP", down_for_seconds=192, first_error="connect: <refused> & reset")
     blocks = json.loads(alerts.render(e, "slack"))["blocks"]
     assert blocks[-1]["elements"][0]["text"] == "Down for 3m 12s; first error: connect: &lt;refused&gt; &amp; reset"
     assert json.loads(alerts.render(e, "json"))["first_error"] == "connect: <refused> & reset"
@@ -85,8 +86,8 @@ def test_it_writes_durations_for_people(seconds, text):
 
 
 def test_the_json_event_has_the_documented_shape():
-    body = json.loads(alerts.render(event(old="UP", new="DOWN", reason="status 503 in 12 ms", status_code=503,
-                                          latency_ms=12.04), "json"))
+    body = json.loads(alerts.render(event(from_status="UP", to_status="DOWN", reason="status 503 in 12 ms",
+                                          status_code=503, latency_ms=12.04), "json"))
     assert body == {
         "event": "monitor.state_changed",
         "event_id": 7,

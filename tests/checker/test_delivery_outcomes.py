@@ -7,12 +7,12 @@ import pytest
 
 from checker import delivery
 from checker.record import record_result
-from checker.result import CheckResult as Result
 from checker.webhook_answers import parse_retry_after
 from healthmon.models import AlertOutbox, Monitor
 from healthmon.netguard import AddressGuard
 from healthmon.queue.base import CheckJob
 from tests.checker.delivery_helpers import T0, Clock, make_monitor, queue_alert, row, sender
+from tests.checker.verdicts import verdict
 from tests.support.webhook import Reply, WebhookReceiver
 
 pytestmark = pytest.mark.timeout(60)
@@ -28,7 +28,7 @@ def test_a_recorded_change_reaches_slack_with_the_guides_text(db, settings, hook
     caplog.set_level(logging.INFO, logger="healthmon.checker")
     # Slack format forced: the receiver is local, but the body must be exactly what Slack would get.
     m = make_monitor(hook.url_for("/services/T000/B000/s3cr3tt0k3n"), webhook_format="slack", success_threshold=1)
-    record_result(CheckJob(m.id, T0, 1), Result(ok=True, status_code=200, latency_ms=12.0), settings)
+    record_result(CheckJob(m.id, T0, 1), verdict(200, 12.0), settings)
     changed_at = Monitor.get_by_id(m.id).status_changed_at
 
     # The real clock: the recorder stamped the row with it.
@@ -174,7 +174,7 @@ def test_it_gives_up_after_the_attempt_limit(db, settings):
 
     def always_500(url, body, headers, timeout, guard):
         calls.append(clock())
-        return delivery.checker_http.HttpResponse(503, {}, b"")
+        return delivery.webhook_client.HttpResponse(503, {}, b"")
 
     s = sender(settings, clock, post=always_500)
     while row(alert).state == "pending":
@@ -190,7 +190,7 @@ def test_it_gives_up_on_alerts_older_than_an_hour(db, settings):
     m = make_monitor("http://127.0.0.1:9/never")
     alert = queue_alert(m)
     clock = Clock(T0 + delivery.MAX_AGE - delivery.dt.timedelta(seconds=2))
-    s = sender(settings, clock, post=lambda *a: delivery.checker_http.HttpResponse(500, {}, b""))
+    s = sender(settings, clock, post=lambda *a: delivery.webhook_client.HttpResponse(500, {}, b""))
     s.deliver_due()
     assert row(alert).state == "failed"
 

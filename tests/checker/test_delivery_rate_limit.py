@@ -4,7 +4,7 @@
 import pytest
 
 from checker.delivery import MAX_ATTEMPTS, MAX_RATE_LIMITED
-from checker.http import HttpResponse
+from checker.webhook_client import HttpResponse
 from healthmon.models import Monitor
 from tests.checker.delivery_helpers import Clock, make_monitor, queue_alert, row, sender
 from tests.support.webhook import Reply, WebhookReceiver

@@ -7,7 +7,7 @@ import peewee as pw
 import pytest
 
 from checker.delivery import CLAIM_LEASE, MARK_SENT_MARGIN
-from checker.http import HttpResponse
+from checker.webhook_client import HttpResponse
 from healthmon.models import AlertOutbox, Monitor
 from tests.checker.delivery_helpers import Clock, make_monitor, queue_alert, row, sender
 from tests.support.webhook import WebhookReceiver

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from checker.http import USER_AGENT, perform_check
-from checker.result import ERROR_KINDS, CheckSpec
+from checker.engine import USER_AGENT, perform_check
+from healthmon.domain.check import ERROR_KINDS, CheckSpec
+from healthmon.domain.verdict import evaluate
 from healthmon.netguard import AddressGuard
 from tests.support.targets import closed_port
 
@@ -17,23 +18,25 @@ LOOPBACK = AddressGuard([ipaddress.ip_network("127.0.0.0/8")])
 
 
 def check(url, **kw):
+    """The verdict of one check of `url` (its observation in `.observation`)."""
     kw.setdefault("timeout", 2)
     ca_bundle = kw.pop("ca_bundle", None)
-    return perform_check(CheckSpec(url=url, **kw), LOOPBACK, ca_bundle=ca_bundle)
+    spec = CheckSpec(url=url, **kw)
+    return evaluate(spec, perform_check(spec, LOOPBACK, ca_bundle=ca_bundle))
 
 
 def test_it_reports_a_200_as_ok_with_timings(target):
     result = check(target.url("/"))
-    assert result.ok and result.status_code == 200 and result.error_kind is None
-    assert result.latency_ms > 0 and result.connect_ms is not None and result.first_byte_ms is not None
-    assert result.tls_ms is None
-    assert result.checked_at is not None
+    assert result.ok and result.observation.status_code == 200 and result.error_kind is None
+    seen = result.observation
+    assert seen.latency_ms > 0 and seen.connect_ms is not None and seen.first_byte_ms is not None
+    assert seen.tls_ms is None and seen.checked_at is not None
 
 
 def test_it_reports_a_500_as_unexpected_status(target):
     result = check(target.url("/status/500"))
     assert not result.ok
-    assert result.status_code == 500
+    assert result.observation.status_code == 500
     assert result.error_kind == "unexpected_status"
     assert result.error == "expected 200, got 500"
 
@@ -45,7 +48,7 @@ def test_it_accepts_the_status_the_monitor_expects(target):
 
 def test_it_follows_the_flapping_target(target):
     target.set_status(503)
-    assert check(target.url("/flap")).status_code == 503
+    assert check(target.url("/flap")).observation.status_code == 503
     target.set_status(200)
     assert check(target.url("/flap")).ok
 
@@ -68,7 +71,7 @@ def test_a_dripping_target_fails_with_timeout_at_the_deadline(target):
     result = check(target.url("/drip"), timeout=2)
     elapsed = time.monotonic() - start
     assert result.error_kind == "timeout" and not result.ok
-    assert result.status_code == 200  # the headers came; the body never ended
+    assert result.observation.status_code == 200  # the headers came; the body never ended
     assert 1.8 <= elapsed < 3.0
 
 
@@ -81,14 +84,14 @@ def test_the_deadline_covers_the_whole_check_with_the_default_timeout(target):
 
 def test_slow_headers_time_out(target):
     result = check(target.url("/slow-headers/5"), timeout=1)
-    assert result.error_kind == "timeout" and result.status_code is None
+    assert result.error_kind == "timeout" and result.observation.status_code is None
 
 
 def test_an_endless_body_fails_fast_with_body_too_large(target):
     start = time.monotonic()
     result = check(target.url("/endless"), max_body_bytes=1024 * 1024)
     assert result.error_kind == "body_too_large" and not result.ok
-    assert result.status_code == 200
+    assert result.observation.status_code == 200
     assert time.monotonic() - start < 1.5
 
 
@@ -102,7 +105,7 @@ def test_a_body_over_the_cap_fails_and_one_at_the_cap_passes(target, query):
 @pytest.mark.parametrize("hops", [1, 5])
 def test_it_follows_up_to_five_redirects(target, hops):
     result = check(target.url(f"/redirect/{hops}"))
-    assert result.ok and result.redirects == hops
+    assert result.ok and result.observation.redirects == hops
 
 
 def test_six_redirects_are_too_many(target):
@@ -129,7 +132,7 @@ def test_a_non_http_url_is_a_protocol_error():
 
 def test_a_closed_port_is_a_connect_error():
     result = check(f"http://127.0.0.1:{closed_port()}/")
-    assert result.error_kind == "connect" and result.status_code is None
+    assert result.error_kind == "connect" and result.observation.status_code is None
 
 
 def test_an_unresolvable_name_is_a_dns_error():
@@ -146,7 +149,7 @@ def test_a_self_signed_certificate_is_a_tls_error(self_signed_target, tls_pki):
 def test_a_certificate_from_a_trusted_ca_passes_with_tls_timing(https_target, tls_pki):
     result = check(https_target.url("/", host="localhost"), ca_bundle=tls_pki.ca_file)
     assert result.ok, result
-    assert result.tls_ms is not None and result.tls_ms > 0
+    assert result.observation.tls_ms is not None and result.observation.tls_ms > 0
 
 
 def test_the_default_ca_bundle_does_not_trust_the_test_ca(https_target):
@@ -177,3 +180,16 @@ def test_transport_error_strings_name_only_the_host(url):
 def test_every_error_kind_used_is_a_known_one(target):
     for path in ["/drip", "/endless", "/loop", "/status/500"]:
         assert check(target.url(path), timeout=1).error_kind in ERROR_KINDS
+
+
+def test_headers_and_body_are_kept_only_when_the_spec_asks(target):
+    plain = check(target.url("/big/10")).observation
+    assert plain.headers is None and plain.body is None
+    kept = check(target.url("/big/10"), capture_headers=True, capture_body=True).observation
+    assert kept.body == b"y" * 10
+    assert kept.headers["content-length"] == "10"
+
+
+def test_captured_headers_are_those_of_the_last_redirect_hop(target):
+    seen = check(target.url("/redirect/2"), capture_headers=True).observation
+    assert seen.redirects == 2 and seen.status_code == 200 and "location" not in seen.headers

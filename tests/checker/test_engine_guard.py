@@ -6,8 +6,9 @@ import ipaddress
 
 import pytest
 
-from checker.http import CheckEngine, TransportError, perform_check, post
-from checker.result import CheckSpec
+from checker.engine import CheckEngine, perform_check
+from checker.webhook_client import TransportError, post
+from healthmon.domain.check import CheckSpec
 from healthmon.netguard import AddressGuard
 from tests.support.targets import TargetServer
 
@@ -17,7 +18,7 @@ ONLY_127_0_0_1 = AddressGuard([ipaddress.ip_network("127.0.0.1/32")])
 
 def test_a_blocked_address_fails_without_a_single_connection(target):
     result = perform_check(CheckSpec(url=target.url("/"), timeout=2), AddressGuard())
-    assert result.error_kind == "blocked_address" and not result.ok
+    assert result.error_kind == "blocked_address" and result.status_code is None
     assert "loopback" in result.error
     assert target.connections == 0
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from checker.http import CheckEngine
-from checker.result import CheckSpec
+from checker.engine import CheckEngine
+from healthmon.domain.check import CheckSpec
 from healthmon.netguard import AddressGuard
 from tests.support.targets import closed_port
 
@@ -32,15 +32,16 @@ def drain(engine, limit=15.0):
     return out
 
 
-def test_it_returns_each_result_with_its_token(engine, target):
+def test_it_returns_each_observation_with_its_token_and_judges_none(engine, target):
     engine.submit(CheckSpec(url=target.url("/")), "ok")
     engine.submit(CheckSpec(url=target.url("/status/500")), "bad")
     engine.submit(CheckSpec(url=f"http://127.0.0.1:{closed_port()}/"), "closed")
     assert engine.in_flight() == 3
     results = drain(engine)
     assert engine.in_flight() == 0
-    assert results["ok"].ok
-    assert results["bad"].error_kind == "unexpected_status"
+    assert (results["ok"].status_code, results["ok"].error_kind) == (200, None)
+    # The engine observes; a 500 is a response like any other (its verdict is healthmon.domain.verdict's).
+    assert (results["bad"].status_code, results["bad"].error_kind) == (500, None)
     assert results["closed"].error_kind == "connect"
 
 
@@ -73,9 +74,9 @@ def test_reused_handles_carry_nothing_over(target, https_target, tls_pki):
         engine.submit(CheckSpec(url=target.url("/big/2048"), max_body_bytes=1024), ("big", round_))
         engine.submit(CheckSpec(url=https_target.url("/", host="localhost")), ("tls", round_))
         results = drain(engine)
-        assert results[("redir", round_)].ok and results[("redir", round_)].redirects == 2
+        assert results[("redir", round_)].status_code == 200 and results[("redir", round_)].redirects == 2
         assert results[("big", round_)].error_kind == "body_too_large"
-        assert results[("tls", round_)].ok and results[("tls", round_)].tls_ms
+        assert results[("tls", round_)].status_code == 200 and results[("tls", round_)].tls_ms
     assert target.connections == 3 * 4  # 3 hops + 1 big per round: every check opened its own connections
     engine.close()
 
@@ -101,7 +102,7 @@ def test_abort_all_returns_the_unfinished_tokens_and_frees_the_engine(engine, ta
     assert sorted(engine.abort_all()) == [0, 1, 2]
     assert engine.in_flight() == 0
     engine.submit(CheckSpec(url=target.url("/")), "after")
-    assert drain(engine)["after"].ok
+    assert drain(engine)["after"].status_code == 200
 
 
 def test_submit_refuses_past_max_concurrency(target):
@@ -114,3 +115,16 @@ def test_submit_refuses_past_max_concurrency(target):
             eng.submit(CheckSpec(url=target.url("/")), 3)
     finally:
         eng.close()
+
+
+def test_a_pooled_handle_switches_between_keeping_headers_and_not(target):
+    engine = CheckEngine(LOOPBACK, max_concurrency=1)  # one handle, reused by every check
+    try:
+        seen = []
+        for capture in (True, False, True):
+            engine.submit(CheckSpec(url=target.url("/big/3"), capture_headers=capture), capture)
+            seen += drain(engine).values()
+        assert [s.headers and s.headers["content-length"] for s in seen] == ["3", None, "3"]
+        assert all(s.status_code == 200 and s.error_kind is None for s in seen)
+    finally:
+        engine.close()

@@ -9,10 +9,11 @@ import dataclasses
 import pytest
 
 from checker.delivery import AlertSender
-from checker.http import perform_check
+from checker.engine import perform_check
 from checker.record import load_spec, record_result
 from healthmon import netguard
 from healthmon.db import database
+from healthmon.domain.verdict import evaluate
 from healthmon.models import AlertOutbox, CheckResult, Monitor
 from healthmon.netguard import AddressGuard
 from healthmon.queue.base import CheckJob
@@ -46,8 +47,8 @@ def test_a_rebound_name_is_refused_for_the_check_and_the_alert_without_a_connect
         job = CheckJob(monitor.id, monitor.next_check_at, monitor.generation)
         spec = load_spec(job, strict_settings)
         guard = AddressGuard(strict_settings.allowed_private_cidrs)
-        outcome = record_result(job, perform_check(spec, guard), strict_settings)
-        assert outcome.change is not None and outcome.change.to_status == "DOWN"
+        outcome = record_result(job, evaluate(spec, perform_check(spec, guard)), strict_settings)
+        assert outcome.transition is not None and outcome.transition.to_status == "DOWN"
         assert AlertSender(strict_settings, guard).deliver_due() >= 1
         database.close()
 

@@ -15,18 +15,18 @@ import peewee
 import pytest
 
 from checker.record import SKIPPED, record_result, record_results
-from checker.result import CheckResult as Result
 from healthmon.db import database
 from healthmon.models import AlertOutbox, CheckResult, Monitor, QueueMessage, StateChange
 from healthmon.queue.base import CheckJob
 from healthmon.queue.database import DatabaseQueue
+from tests.checker.verdicts import verdict
 
 T0 = dt.datetime(2026, 1, 20, 10, 30, 0)
 SLACK = "https://hooks.slack.com/services/T000/B000/secrettoken"
 HOOK = "https://receiver.example/hook"
-OK = Result(ok=True, status_code=200, latency_ms=42.0)
-FAIL = Result(ok=False, status_code=503, latency_ms=12.0, error_kind="unexpected_status", error="expected 200, got 503")
-REFUSED = Result(ok=False, status_code=None, latency_ms=3.0, error_kind="connect", error="connection refused")
+OK = verdict(200, 42.0)
+FAIL = verdict(503, 12.0)
+REFUSED = verdict(None, 3.0, "connect", "connection refused")
 
 
 def monitor(**overrides) -> Monitor:
@@ -109,7 +109,7 @@ def test_a_shuffled_batch_over_several_monitors_ends_exactly_as_recording_them_o
     outcomes_of_batch = record_results(items, settings)
 
     assert [o.reason for o in outcomes_of_batch] == ["recorded"] * len(items)
-    assert any(o.change for o in outcomes_of_batch)
+    assert any(o.transition for o in outcomes_of_batch)
     for a, b in zip(batched, one_by_one, strict=True):
         assert seen_by_user(a) == seen_by_user(b)
     assert seen_by_user(batched[0])["events"][:3] == [
@@ -141,7 +141,7 @@ def test_two_slots_of_one_monitor_crossing_the_threshold_make_one_transition_and
     later, earlier = record_results([(job(m, 1), FAIL), (job(m, 0), REFUSED)], settings)
 
     assert later.recorded and earlier.recorded
-    assert earlier.change is None and later.change.to_status == "DOWN"
+    assert earlier.transition is None and later.transition.to_status == "DOWN"
     m = fresh(m)
     assert (m.status, m.consecutive_failures, m.consecutive_successes) == ("DOWN", 2, 0)
     assert m.last_slot == slot(1) and m.last_status_code == 503 and m.last_error == "expected 200, got 503"
@@ -159,8 +159,8 @@ def test_the_same_job_twice_in_one_batch_records_once(db, settings):
 
     first, again = record_results([(job(m, 0), OK), (job(m, 0), OK)], settings)
 
-    assert first.recorded and first.change is not None
-    assert (again.recorded, again.reason, again.change) == (False, "duplicate", None)
+    assert first.recorded and first.transition is not None
+    assert (again.recorded, again.reason, again.transition) == (False, "duplicate", None)
     assert stored_counts() == (1, 1, 1)
     assert fresh(m).consecutive_successes == 1
 
@@ -273,7 +273,7 @@ def test_a_skipped_job_records_no_result_counts_a_skipped_slot_and_frees_the_pen
 
     (skipped,) = record_results([(job(m, 1), SKIPPED)], settings)
 
-    assert (skipped.recorded, skipped.reason, skipped.change) == (False, "skipped", None)
+    assert (skipped.recorded, skipped.reason, skipped.transition) == (False, "skipped", None)
     m = fresh(m)
     assert m.skipped_slots == 1 and m.pending_slot is None
     assert (m.status, m.consecutive_failures, m.consecutive_successes) == (before.status, 0, 1)
@@ -363,7 +363,7 @@ def test_when_also_raises_nothing_of_the_batch_is_stored_and_the_error_propagate
     assert not [msg for msg in caplog.messages if "[STATE CHANGE]" in msg]
     # Nothing was half-done: the same batch records in full afterwards.
     outcomes = record_results([(job(up, 1), OK), (job(down, 1), FAIL)], settings)
-    assert [o.change.to_status for o in outcomes] == ["UP", "DOWN"]
+    assert [o.transition.to_status for o in outcomes] == ["UP", "DOWN"]
 
 
 # -- monitors that no longer apply ----------------------------------------------------------------------
@@ -381,7 +381,7 @@ def test_a_batch_for_a_deleted_and_a_disabled_monitor_records_nothing(db, settin
     assert [(o.recorded, o.reason) for o in outcomes] == [
         (False, "deleted"), (False, "disabled"), (False, "deleted"), (False, "disabled"),
     ]
-    assert all(o.change is None for o in outcomes)
+    assert all(o.transition is None for o in outcomes)
     assert stored_counts() == (0, 0, 0)
     after = fresh(paused)
     assert (after.status, after.consecutive_failures, after.last_slot, after.last_checked_at) == (

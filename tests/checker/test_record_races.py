@@ -11,15 +11,15 @@ import threading
 import pytest
 
 from checker.record import record_result
-from checker.result import CheckResult as Result
 from healthmon.db import bind, database
 from healthmon.models import AlertOutbox, CheckResult, Monitor, StateChange
 from healthmon.queue.base import CheckJob
+from tests.checker.verdicts import verdict
 from tests.conftest import make_settings
 
 T0 = dt.datetime(2026, 1, 20, 10, 30, 0)
-OK = Result(ok=True, status_code=200, latency_ms=5.0)
-FAIL = Result(ok=False, status_code=None, latency_ms=5.0, error_kind="connect", error="connection refused")
+OK = verdict(200, 5.0)
+FAIL = verdict(None, 5.0, "connect", "connection refused")
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,14 +7,14 @@ import logging
 import pytest
 
 from checker.record import load_spec, record_result
-from checker.result import CheckResult as Result
 from healthmon.models import AlertOutbox, CheckResult, Monitor, StateChange
 from healthmon.queue.base import CheckJob
+from tests.checker.verdicts import verdict
 
 T0 = dt.datetime(2026, 1, 20, 10, 30, 0)
 SLACK = "https://hooks.slack.com/services/T000/B000/secrettoken"
-OK = Result(ok=True, status_code=200, latency_ms=42.0)
-FAIL = Result(ok=False, status_code=503, latency_ms=12.0, error_kind="unexpected_status", error="expected 200, got 503")
+OK = verdict(200, 42.0)
+FAIL = verdict(503, 12.0)
 
 
 def monitor(**overrides) -> Monitor:
@@ -35,8 +35,8 @@ def test_it_goes_up_after_the_success_threshold_and_logs_the_change(db, settings
     m = monitor()
     caplog.set_level(logging.INFO, logger="healthmon.checker")
     first, second = record_all(m, [OK, OK], settings)
-    assert first.recorded and first.change is None
-    assert second.recorded and second.change.to_status == "UP"
+    assert first.recorded and first.transition is None
+    assert second.recorded and second.transition.to_status == "UP"
     m = Monitor.get_by_id(m.id)
     assert (m.status, m.consecutive_successes, m.consecutive_failures) == ("UP", 2, 0)
     assert m.last_status_code == 200 and m.last_latency_ms == 42.0 and m.last_slot == job(m, 1).slot
@@ -51,7 +51,7 @@ def test_it_goes_up_after_the_success_threshold_and_logs_the_change(db, settings
 def test_it_queues_one_slack_alert_per_transition_in_the_same_transaction(db, settings):
     m = monitor(webhook_url=SLACK)
     outcomes = record_all(m, [OK, OK, FAIL, FAIL, FAIL], settings)
-    assert [o.change.to_status for o in outcomes if o.change] == ["UP", "DOWN"]
+    assert [o.transition.to_status for o in outcomes if o.transition] == ["UP", "DOWN"]
     rows = list(AlertOutbox.select().order_by(AlertOutbox.id))
     changes = list(StateChange.select().order_by(StateChange.id))
     assert [r.event_id for r in rows] == [c.id for c in changes]
@@ -75,7 +75,7 @@ def test_a_recovery_alert_says_how_long_the_monitor_was_down(db, settings):
 
 def test_a_recovery_alert_names_the_first_error_of_the_incident(db, settings):
     m = monitor(webhook_url="https://receiver.example/hook", fail_threshold=2, success_threshold=1)
-    refused = Result(ok=False, status_code=None, latency_ms=1.0, error_kind="connect", error="connection refused")
+    refused = verdict(None, 1.0, "connect", "connection refused")
     record_all(m, [OK, refused, FAIL, OK], settings)  # UP, then DOWN on the second failure, then UP again
     up_down_up = [json.loads(r.payload) for r in AlertOutbox.select().order_by(AlertOutbox.id)]
     assert [(a["old"], a["new"]) for a in up_down_up] == [("UNKNOWN", "UP"), ("UP", "DOWN"), ("DOWN", "UP")]
@@ -95,7 +95,7 @@ def test_the_same_job_recorded_twice_counts_once(db, settings):
     m = monitor(webhook_url=SLACK, success_threshold=1)
     first = record_result(job(m, 0), OK, settings)
     again = record_result(job(m, 0), OK, settings)
-    assert first.recorded and not again.recorded and again.reason == "duplicate" and again.change is None
+    assert first.recorded and not again.recorded and again.reason == "duplicate" and again.transition is None
     assert CheckResult.select().count() == 1
     assert StateChange.select().count() == 1 and AlertOutbox.select().count() == 1
     assert Monitor.get_by_id(m.id).consecutive_successes == 1
@@ -145,9 +145,9 @@ def test_load_spec_describes_the_check(db, settings):
 
 def test_stored_errors_are_redacted(db, settings):
     m = monitor(fail_threshold=1)
-    leaky = Result(ok=False, status_code=None, latency_ms=3.0, error_kind="connect",
-                   error="refused by https://hooks.slack.com/services/T1/B1/tok3n with Bearer abc.def, "
-                         "then https://bob:pw@api.example:8443/private/path?key=k3y")
+    leaky = verdict(None, 3.0, "connect",
+                    "refused by https://hooks.slack.com/services/T1/B1/tok3n with Bearer abc.def, "
+                    "then https://bob:pw@api.example:8443/private/path?key=k3y")
     record_result(job(m, 0), leaky, settings)
     stored = [CheckResult.get().error, Monitor.get_by_id(m.id).last_error, StateChange.get().reason]
     for text in stored:

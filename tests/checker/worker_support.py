@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from checker.http import CheckEngine
+from checker.engine import CheckEngine
 from checker.worker import Worker
 from healthmon.db import utcnow
 from healthmon.models import Monitor

@@ -1,20 +1,20 @@
-"""The state machine, table-driven: sequences of results and the states they lead to."""
+"""The state machine (healthmon.domain.status), table-driven: sequences of verdicts and the states they lead to."""
 
 import pytest
 
-from checker.state import Transition, transition
+from healthmon.domain.status import MonitorState, next_state
 
 
 def run(sequence: str, fail_threshold: int, success_threshold: int, start: str = "UNKNOWN"):
     """Feed a string of results ("s" success, "f" failure); return the transitions and the final counters."""
-    status, failures, successes = start, 0, 0
+    state = MonitorState(start)
     changes = []
     for ch in sequence:
-        t = transition(status, failures, successes, ch == "s", fail_threshold, success_threshold)
-        if t.changed:
-            changes.append(f"{t.from_status}->{t.status}")
-        status, failures, successes = t.status, t.failures, t.successes
-    return changes, (failures, successes)
+        new = next_state(state, ch == "s", fail_threshold, success_threshold)
+        if new.status != state.status:
+            changes.append(f"{state.status}->{new.status}")
+        state = new
+    return changes, (state.failures, state.successes)
 
 
 @pytest.mark.parametrize(
@@ -54,19 +54,20 @@ def test_it_changes_state_after_consecutive_results_reach_the_threshold(sequence
 @pytest.mark.parametrize(
     ("status", "failures", "successes", "ok", "expected"),
     [
-        ("UP", 0, 5, False, Transition("UP", 1, 0, False, "UP")),
-        ("UP", 1, 0, False, Transition("DOWN", 2, 0, True, "UP")),
-        ("DOWN", 7, 0, True, Transition("DOWN", 0, 1, False, "DOWN")),
-        ("DOWN", 0, 1, True, Transition("UP", 0, 2, True, "DOWN")),
-        ("DOWN", 4, 0, False, Transition("DOWN", 5, 0, False, "DOWN")),
-        ("UNKNOWN", 1, 0, True, Transition("UNKNOWN", 0, 1, False, "UNKNOWN")),
+        ("UP", 0, 5, False, MonitorState("UP", 1, 0)),
+        ("UP", 1, 0, False, MonitorState("DOWN", 2, 0)),
+        ("DOWN", 7, 0, True, MonitorState("DOWN", 0, 1)),
+        ("DOWN", 0, 1, True, MonitorState("UP", 0, 2)),
+        ("DOWN", 4, 0, False, MonitorState("DOWN", 5, 0)),
+        ("UNKNOWN", 1, 0, True, MonitorState("UNKNOWN", 0, 1)),
     ],
 )
-def test_it_resets_the_opposite_counter_and_reports_the_previous_status(status, failures, successes, ok, expected):
-    assert transition(status, failures, successes, ok, 2, 2) == expected
+def test_it_resets_the_opposite_counter_and_keeps_counting_past_the_threshold(status, failures, successes, ok,
+                                                                              expected):
+    assert next_state(MonitorState(status, failures, successes), ok, 2, 2) == expected
 
 
 @pytest.mark.parametrize(("status", "ft", "st"), [("BROKEN", 2, 2), ("UP", 0, 2), ("UP", 2, 0)])
 def test_it_rejects_unknown_states_and_thresholds_below_one(status, ft, st):
     with pytest.raises(ValueError):
-        transition(status, 0, 0, True, ft, st)
+        next_state(MonitorState(status), True, ft, st)

@@ -1,4 +1,5 @@
-"""The check engine: HTTP(S) checks and webhook POSTs through libcurl (pycurl).
+"""The check engine: HTTP(S) checks through libcurl (pycurl). It observes and judges nothing: each check
+gives an `Observation` (healthmon.domain.check), which `healthmon.domain.verdict.evaluate` judges.
 
 Why libcurl: it gives a wall-clock deadline for the whole transfer (CURLOPT_TIMEOUT_MS covers DNS,
 connect, TLS, every redirect hop and the body), a hook on every socket it opens (where the address
@@ -20,28 +21,19 @@ import contextlib
 import select
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import pycurl
 
-from checker.curl_errors import classify
-from checker.result import CheckResult, CheckSpec
 from checker.transfer import (
-    POST_HEADERS_EXTRA,
-    POST_MAX_RESPONSE_BYTES,
-    REQUEST_HEADERS,
     USER_AGENT,
     GuardCache,
-    HttpResponse,
     Transfer,
-    TransportError,
-    check_result,
     configure_check,
     configure_check_static,
-    configure_request,
-    configure_static,
     default_ca_bundle,
+    observe,
 )
+from healthmon.domain.check import CheckSpec, Observation
 from healthmon.netguard import AddressGuard
 
 _EPOLL_MASK = {
@@ -51,14 +43,14 @@ _EPOLL_MASK = {
 }
 _READABLE = select.EPOLLIN | select.EPOLLHUP | select.EPOLLRDHUP
 
-__all__ = ["USER_AGENT", "CheckEngine", "HttpResponse", "TransportError", "default_ca_bundle", "perform_check", "post"]
+__all__ = ["USER_AGENT", "CheckEngine", "default_ca_bundle", "perform_check"]
 
 
 class CheckEngine:
     """Runs many checks at once on one libcurl multi handle, in the calling thread.
 
     `submit()` starts a check; `poll(timeout)` drives the transfers (epoll via libcurl's socket API) until
-    at least one finishes or `timeout` seconds pass, and returns the finished (token, CheckResult) pairs.
+    at least one finishes or `timeout` seconds pass, and returns the finished (token, Observation) pairs.
     Easy handles are kept on a free list and reset between checks; every check still opens a new connection.
     """
 
@@ -75,7 +67,7 @@ class CheckEngine:
         self._timer_at: float | None = None
         self._free: list[Transfer] = []
         self._active: dict[pycurl.Curl, Transfer] = {}
-        self._done: collections.deque[tuple[Any, CheckResult]] = collections.deque()
+        self._done: collections.deque[tuple[Any, Observation]] = collections.deque()
         self._closed = False
 
     # -- libcurl socket API callbacks --------------------------------------------------------------
@@ -126,7 +118,7 @@ class CheckEngine:
         self._active[t.handle] = t
         self._multi.add_handle(t.handle)
 
-    def poll(self, timeout: float) -> list[tuple[Any, CheckResult]]:
+    def poll(self, timeout: float) -> list[tuple[Any, Observation]]:
         """Drive the transfers for up to `timeout` seconds; return as soon as any check has finished.
         Returns [] at once when nothing is in flight."""
         deadline = time.monotonic() + max(0.0, timeout)
@@ -202,7 +194,7 @@ class CheckEngine:
     def _finish(self, handle: pycurl.Curl, code: int) -> None:
         t = self._active.pop(handle)
         self._multi.remove_handle(handle)
-        self._done.append((t.token, check_result(handle, t, code)))
+        self._done.append((t.token, observe(handle, t, code)))
         self._release(t)
 
     def _release(self, t: Transfer) -> None:
@@ -216,7 +208,7 @@ def _sleep(seconds: float) -> list:
     return []
 
 
-def perform_check(spec: CheckSpec, guard: AddressGuard, *, ca_bundle: str | None = None) -> CheckResult:
+def perform_check(spec: CheckSpec, guard: AddressGuard, *, ca_bundle: str | None = None) -> Observation:
     """Run one check now, blocking the caller (for `healthmon check` and tests). Same options as the engine."""
     c = pycurl.Curl()
     t = Transfer(GuardCache(guard), c)
@@ -228,54 +220,6 @@ def perform_check(spec: CheckSpec, guard: AddressGuard, *, ca_bundle: str | None
             code = 0
         except pycurl.error as exc:
             code = exc.args[0]
-        return check_result(c, t, code)
+        return observe(c, t, code)
     finally:
         c.close()
-
-
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float, guard: AddressGuard, *,
-         ca_bundle: str | None = None) -> HttpResponse:
-    """POST `body` to `url` once, redirects not followed, the guard applied to the socket.
-
-    Returns the response whatever its status (a 4xx/5xx is the caller's to judge). Raises TransportError
-    (kind in ERROR_KINDS: timeout, dns, connect, tls, blocked_address, protocol) when no response arrived.
-    A response body longer than 64 KiB is truncated, not an error. Messages name the host only.
-    """
-    c = pycurl.Curl()
-    t = Transfer(GuardCache(guard), c)
-    t.start(None, None, POST_MAX_RESPONSE_BYTES, keep=True)
-    try:
-        configure_static(c, t, ca_bundle or default_ca_bundle())
-        configure_request(c, url, timeout)
-        lines = [f"{k}: {v}" for k, v in headers.items()]
-        c.setopt(pycurl.HTTPHEADER, REQUEST_HEADERS + POST_HEADERS_EXTRA + lines)
-        c.setopt(pycurl.FOLLOWLOCATION, 0)
-        c.setopt(pycurl.POST, 1)
-        c.setopt(pycurl.POSTFIELDS, body)
-        c.setopt(pycurl.HEADERFUNCTION, t.header)
-        try:
-            c.perform()
-            code = 0
-        except pycurl.error as exc:
-            code = exc.args[0]
-        status = c.getinfo(pycurl.RESPONSE_CODE)
-        if code != 0 and not (code == pycurl.E_WRITE_ERROR and t.overflow and status):
-            host = urlsplit(url).hostname or ""
-            kind, message = classify(code, host, blocked_reason=t.blocked, body_overflow=False,
-                                     timeout=timeout, max_redirects=0, cap=t.cap)
-            raise TransportError(kind, message)
-        return HttpResponse(status=status, headers=_parse_headers(t.header_lines), body=b"".join(t.chunks))
-    except ValueError:
-        raise TransportError("protocol", "malformed URL") from None
-    finally:
-        c.close()
-
-
-def _parse_headers(lines: list[bytes]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for raw in lines:
-        line = raw.decode("latin-1").strip()
-        name, sep, value = line.partition(":")
-        if sep and name:
-            out[name.strip().lower()] = value.strip()
-    return out

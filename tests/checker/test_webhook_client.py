@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from checker.http import TransportError, post
+from checker.webhook_client import TransportError, post
 from healthmon.netguard import AddressGuard
 from tests.support.targets import closed_port
 
