@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from healthmon import sql
 from healthmon.db import is_postgres
+from healthmon.domain import lifecycle
 from healthmon.queue.base import CheckJob
 
 EPOCH = dt.datetime(1970, 1, 1)
@@ -83,11 +84,12 @@ _COLUMNS = "id, next_check_at, check_interval, generation, pending_slot"
 _NEVER_SCHEDULED = f"SELECT {_COLUMNS} FROM monitors WHERE enabled = ? AND next_check_at IS NULL ORDER BY id LIMIT ?"
 
 _AWAITING_FIRST_CHECK = (
-    f"SELECT {_COLUMNS} FROM monitors WHERE enabled = ? AND next_check_at <= ? AND status = 'UNKNOWN' "
-    "AND consecutive_failures = 0 AND consecutive_successes = 0 ORDER BY next_check_at, id LIMIT ?"
+    f"SELECT {_COLUMNS} FROM monitors WHERE enabled = ? AND next_check_at <= ? AND status = '{lifecycle.NEW.status}' "
+    f"AND consecutive_failures = {lifecycle.NEW.failures} AND consecutive_successes = {lifecycle.NEW.successes} "
+    "ORDER BY next_check_at, id LIMIT ?"
 )
-"""Due and no result recorded since the monitor was created or its check was changed (an edit of the url or
-the expectation resets it to UNKNOWN 0/0; every recorded result makes one counter at least 1)."""
+"""Due and `lifecycle.awaiting_first_check`: no verdict recorded since the monitor was created or its check
+was changed."""
 
 _DUE = f"SELECT {_COLUMNS} FROM monitors WHERE enabled = ? AND next_check_at <= ? ORDER BY next_check_at, id LIMIT ?"
 

@@ -2,10 +2,10 @@
 
 Views call these functions and turn `FieldProblem` into an error response. Nothing here knows Flask.
 
-Edit semantics (PUT and PATCH):
-- a changed `url` or `expected_status_code` is a different check: status back to UNKNOWN, counters to 0,
-  `generation` + 1 (results computed for the old generation are dropped by the checker), next check now;
-- a changed `check_interval`, or re-enabling, schedules the next check now;
+Edit semantics (PUT and PATCH): what an edit does to the monitor's state is decided by the pure
+`healthmon.domain.lifecycle.plan_edit` (a changed check starts afresh at UNKNOWN with a new generation; a
+re-enable forgets the counters; both, and a changed interval, make the check due now); here it is applied
+under the row lock. Also:
 - `webhook_url` is write-only. Responses show it masked, so a client that GETs, edits and PUTs the
   document sends the masked form back: that value means "keep the stored URL". Omitted on PATCH means
   keep; omitted on PUT (a full replace) or null means remove.
@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from healthmon import sql
 from healthmon.db import database, for_update, utcnow
-from healthmon.domain.status import UNKNOWN
+from healthmon.domain import lifecycle
+from healthmon.domain.status import MonitorState
 from healthmon.models import CheckResult, Monitor, StateChange
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.redact import mask_webhook_url
@@ -26,9 +27,6 @@ from webapp.schemas import timeout_error
 
 MASK_MARK = "****"
 """mask_webhook_url ends every masked URL with this; a stored webhook never legitimately does."""
-
-RESET_ON_CHANGE = ("url", "expected_status_code")
-"""Fields whose change makes the monitor's history meaningless for the new check."""
 
 MAX_ID = 2**31 - 1
 """Monitor ids are 32-bit integers; a larger path id can only be unknown (and must not reach PostgreSQL)."""
@@ -120,12 +118,13 @@ def get_monitor(monitor_id: int) -> Monitor | None:
 
 
 def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
-    """Store a new monitor: status UNKNOWN, first check due now (the scheduler's next tick)."""
+    """Store a new monitor: in lifecycle.NEW (UNKNOWN, no evidence), first check due now (the scheduler's next
+    tick)."""
     now = now or utcnow()
     _reject_masked(data.get("webhook_url"))
     with database.atomic():
         return Monitor.create(
-            **data, status=UNKNOWN, next_check_at=now, created_at=now, updated_at=now,
+            **data, status=lifecycle.NEW.status, next_check_at=now, created_at=now, updated_at=now,
         )
 
 
@@ -144,7 +143,7 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
             _reject_masked(item.get("webhook_url"))
         except FieldProblem as problem:
             raise problem.within(str(index)) from None
-    rows = [{**item, "status": UNKNOWN, "next_check_at": now, "created_at": now, "updated_at": now}
+    rows = [{**item, "status": lifecycle.NEW.status, "next_check_at": now, "created_at": now, "updated_at": now}
             for item in items]
     if not rows:
         return []
@@ -179,30 +178,23 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
 
         changed = {k for k, v in changes.items() if getattr(monitor, k) != v}
         was_enabled, old_status = monitor.enabled, monitor.status
+        current = MonitorState(monitor.status, monitor.consecutive_failures, monitor.consecutive_successes)
         for key in changed:
             setattr(monitor, key, changes[key])
-        reset = bool(changed & set(RESET_ON_CHANGE))
-        if reset:
-            monitor.status = UNKNOWN
-            monitor.consecutive_failures = 0
-            monitor.consecutive_successes = 0
+        plan = lifecycle.plan_edit(changed, current, was_enabled, monitor.enabled)
+        if plan.state is not None:
+            monitor.status = plan.state.status
+            monitor.consecutive_failures, monitor.consecutive_successes = plan.state.failures, plan.state.successes
+        if plan.new_generation:
             monitor.generation = monitor.generation + 1
-            if old_status != UNKNOWN:
-                monitor.status_changed_at = now
-                # The event log explains why the status left UP/DOWN; no alert is sent for an edit.
-                StateChange.create(
-                    monitor=monitor, from_status=old_status, to_status=UNKNOWN, created_at=now,
-                    reason="monitor edited (" + ", ".join(sorted(changed & set(RESET_ON_CHANGE))) + " changed)",
-                )
-        reenabled = monitor.enabled and not was_enabled
-        if reenabled and not reset:
-            # Counters from before the pause are old evidence: one failure a week ago plus one now must
-            # not make two consecutive failures. The status stays, so a recovery still alerts DOWN -> UP.
-            monitor.consecutive_failures = 0
-            monitor.consecutive_successes = 0
-        if reset or "check_interval" in changed or reenabled:
+        if plan.reason is not None:
+            monitor.status_changed_at = now
+            # The event log explains why the status left UP/DOWN; no alert is sent for an edit.
+            StateChange.create(monitor=monitor, from_status=old_status, to_status=monitor.status, created_at=now,
+                               reason=plan.reason)
+        if plan.check_now:
             monitor.next_check_at = now
-        if reset or reenabled:
+        if plan.forget_pending:
             # A job still queued for the old check (or from before the pause) is dropped by the checker;
             # it must not hold back the check this edit asks for (see Monitor.pending_slot).
             monitor.pending_slot = None
