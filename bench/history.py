@@ -53,7 +53,8 @@ FLAKY_HOURS = 0.005
 
 MONITOR_COLUMNS = ("name", "url", "check_interval", "timeout", "expected_status_code", "enabled", "status",
                    "consecutive_failures", "consecutive_successes", "status_changed_at", "last_checked_at",
-                   "last_latency_ms", "generation", "skipped_slots", "created_at", "updated_at")
+                   "last_latency_ms", "generation", "skipped_slots", "created_at", "updated_at", "consecutive_slow",
+                   "consecutive_fast")
 
 
 # ---- synthetic history ---------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def generate(monitors: int, days: int = 365, now: dt.datetime | None = None, int
             status = "DOWN" if i < down else "UP"
             rows.append((f"service-{i:04d}", f"https://user:secret@svc-{i:04d}.example.com/health?token=abc",
                          interval_s, 5, 200, True, status, 0, 5, now - dt.timedelta(minutes=42), now,
-                         round(rng.uniform(20, 400), 1), 1, 0, created, created))
+                         round(rng.uniform(20, 400), 1), 1, 0, created, created, 0, 5))
         ids = [r[0] for r in sql.insert_rows("monitors", MONITOR_COLUMNS, rows, returning="id")]
     counts = {"monitors": monitors, "hourly": 0, "daily": 0, "raw": 0, "incidents": 0}
     profiles = []  # (monitor_id, latency, histogram shape, {hour: failures})
@@ -193,7 +194,7 @@ def simulate(monitors: int, days: int, interval_s: int = 60, seed: int = 11) -> 
     start = dt.datetime(2025, 1, 1)
     with database.atomic():
         rows = [(f"sim-{i}", "https://example.com/", interval_s, 5, 200, True, "UP", 0, 0, start, start, 50.0, 1, 0,
-                 start, start) for i in range(monitors)]
+                 start, start, 0, 0) for i in range(monitors)]
         ids = [r[0] for r in sql.insert_rows("monitors", MONITOR_COLUMNS, rows, returning="id")]
     per_day = 86400 // interval_s
     checks = 0

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from checker import alerts
 from healthmon import defaults, history, sql
 from healthmon.db import database, is_postgres, utcnow
-from healthmon.domain.check import CheckSpec
-from healthmon.domain.status import DOWN, UP, MonitorState, Transition, next_state
+from healthmon.domain import conditions
+from healthmon.domain.check import CheckSpec, captures
+from healthmon.domain.status import ANSWERING, DOWN, MonitorState, Transition, next_state
 from healthmon.domain.verdict import Verdict
 from healthmon.models import AlertOutbox, StateChange
 from healthmon.queue.base import CheckJob
@@ -71,7 +72,8 @@ def _drop_reason(monitor, job: CheckJob) -> str | None:
     return None
 
 
-_SPEC_COLUMNS = "id, enabled, generation, last_slot, url, timeout, expected_status_code"
+_SPEC_COLUMNS = ("id, enabled, generation, last_slot, url, timeout, expected_status_code, expected_status_codes, "
+                 "assertions, max_response_time_ms")
 
 
 def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | None]:
@@ -91,8 +93,11 @@ def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | Non
         if _drop_reason(view, job) is not None:
             out.append(None)
             continue
+        statuses, assertions = conditions.load_stored(row[7], row[8])
         out.append(CheckSpec(url=row[4], timeout=float(row[5]), expected_status_code=row[6],
-                             max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes))
+                             max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes,
+                             accepted_statuses=statuses, assertions=assertions, max_response_time_ms=row[9],
+                             **captures(assertions)))
     return out
 
 
@@ -114,14 +119,14 @@ def _clean_error(verdict: Verdict) -> str | None:
 
 _STATE_COLUMNS = (
     "id, name, url, enabled, generation, last_slot, status, consecutive_failures, consecutive_successes, "
-    "status_changed_at, fail_threshold, success_threshold, webhook_url, webhook_format, pending_slot, "
-    "skipped_slots, last_checked_at, last_status_code, last_latency_ms, last_error"
+    "consecutive_slow, consecutive_fast, status_changed_at, fail_threshold, success_threshold, webhook_url, "
+    "webhook_format, pending_slot, skipped_slots, last_checked_at, last_status_code, last_latency_ms, last_error"
 )
 
 _WRITE_STATE = (
     "UPDATE monitors SET last_checked_at = ?, last_status_code = ?, last_latency_ms = ?, last_error = ?, "
-    "last_slot = ?, consecutive_failures = ?, consecutive_successes = ?, status = ?, status_changed_at = ?, "
-    "pending_slot = ?, skipped_slots = ? WHERE id = ?"
+    "last_slot = ?, consecutive_failures = ?, consecutive_successes = ?, consecutive_slow = ?, consecutive_fast = ?, "
+    "status = ?, status_changed_at = ?, pending_slot = ?, skipped_slots = ? WHERE id = ?"
 )
 
 _RESULT_COLUMNS = ("monitor_id", "slot", "checked_at", "ok", "status_code", "latency_ms", "error_kind", "error",
@@ -132,14 +137,14 @@ class _Locked:
     """A monitor's row as read under the lock; the batch moves it in memory and writes it back once."""
 
     __slots__ = ("id", "name", "url", "enabled", "generation", "last_slot", "status", "failures", "successes",
-                 "status_changed_at", "fail_threshold", "success_threshold", "webhook_url", "webhook_format",
-                 "pending_slot", "skipped_slots", "last_checked_at", "last_status_code", "last_latency_ms",
-                 "last_error", "dirty")
+                 "slow", "fast", "status_changed_at", "fail_threshold", "success_threshold", "webhook_url",
+                 "webhook_format", "pending_slot", "skipped_slots", "last_checked_at", "last_status_code",
+                 "last_latency_ms", "last_error", "dirty")
 
     def __init__(self, row: tuple):
         (self.id, self.name, self.url, enabled, self.generation, last_slot, self.status, self.failures,
-         self.successes, changed_at, self.fail_threshold, self.success_threshold, self.webhook_url,
-         self.webhook_format, pending, self.skipped_slots, checked_at, self.last_status_code,
+         self.successes, self.slow, self.fast, changed_at, self.fail_threshold, self.success_threshold,
+         self.webhook_url, self.webhook_format, pending, self.skipped_slots, checked_at, self.last_status_code,
          self.last_latency_ms, self.last_error) = row
         self.enabled = bool(enabled)
         self.last_slot = sql.as_datetime(last_slot)
@@ -156,8 +161,8 @@ class _Locked:
 
     def state_row(self) -> tuple:
         return (self.last_checked_at, self.last_status_code, self.last_latency_ms, self.last_error, self.last_slot,
-                self.failures, self.successes, self.status, self.status_changed_at, self.pending_slot,
-                self.skipped_slots, self.id)
+                self.failures, self.successes, self.slow, self.fast, self.status, self.status_changed_at,
+                self.pending_slot, self.skipped_slots, self.id)
 
 
 def _lock(ids: list[int]) -> dict[int, _Locked]:
@@ -190,13 +195,15 @@ def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, setti
     seen = verdict.observation
     checked_at = seen.checked_at or now
     state = next_state(
-        MonitorState(m.status, m.failures, m.successes), verdict.ok,
+        MonitorState(m.status, m.failures, m.successes, m.slow, m.fast), verdict.ok,
         m.fail_threshold or settings.fail_threshold, m.success_threshold or settings.success_threshold,
+        slow=verdict.slow,
     )
     from_status = m.status
     m.last_checked_at, m.last_status_code, m.last_latency_ms = checked_at, seen.status_code, seen.latency_ms
     m.last_error, m.last_slot = error, job.slot
-    m.failures, m.successes, m.status, m.dirty = state.failures, state.successes, state.status, True
+    m.failures, m.successes, m.slow, m.fast = state.failures, state.successes, state.slow, state.fast
+    m.status, m.dirty = state.status, True
     m.settle(job)
     if state.status == from_status:
         return None
@@ -204,7 +211,7 @@ def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, setti
     row = StateChange.create(monitor=m.id, from_status=from_status, to_status=state.status, reason=reason,
                              created_at=now)
     down_for = first_error = None
-    if from_status == DOWN and state.status == UP and m.status_changed_at is not None:
+    if from_status == DOWN and state.status in ANSWERING and m.status_changed_at is not None:
         down_for = max(int((now - m.status_changed_at).total_seconds()), 0)
         if m.webhook_url:  # one query per recovery; none when nobody is told
             first_error = safe_text(history.incident_first_error(m.id, m.status_changed_at, "")) or None

@@ -45,10 +45,20 @@ def _v3_rollups(db: pw.Database) -> None:
     db.create_tables([Rollup, Job], safe=True)
 
 
+def _v4_conditions(db: pw.Database) -> None:
+    add_column_if_missing(db, "monitors", "expected_status_codes", pw.TextField(null=True))
+    add_column_if_missing(db, "monitors", "assertions", pw.TextField(null=True))
+    add_column_if_missing(db, "monitors", "max_response_time_ms", pw.IntegerField(null=True))
+    add_column_if_missing(db, "monitors", "consecutive_slow", pw.IntegerField(default=0))
+    add_column_if_missing(db, "monitors", "consecutive_fast", pw.IntegerField(default=0))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
     (3, "rollups (hourly and daily aggregates) and jobs (leases and watermarks of background jobs)", _v3_rollups),
+    (4, "monitors: accepted status ranges, assertions, max_response_time_ms and the slow/fast counters (DEGRADED)",
+     _v4_conditions),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

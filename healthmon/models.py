@@ -6,6 +6,8 @@ reference deployment guide names the `monitors` table.
 
 from __future__ import annotations
 
+import json
+
 import peewee as pw
 
 from healthmon.db import database, utcnow
@@ -17,6 +19,16 @@ class BaseModel(pw.Model):
         legacy_table_names = False
 
 
+class JsonField(pw.TextField):
+    """A JSON value stored as compact text (None is SQL NULL). The hot paths read the text itself."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
 class Monitor(BaseModel):
     """A registered HTTP(S) endpoint, its configuration and its current state."""
 
@@ -25,6 +37,11 @@ class Monitor(BaseModel):
     check_interval = pw.IntegerField()
     timeout = pw.IntegerField()
     expected_status_code = pw.IntegerField(default=200)
+    # JSON lists in their normalised API form (healthmon.domain.conditions): accepted status codes and ranges
+    # (None: expected_status_code decides) and assertions on the body, a JSON value or a header (None: none).
+    expected_status_codes = JsonField(null=True)
+    assertions = JsonField(null=True)
+    max_response_time_ms = pw.IntegerField(null=True)  # slower passed checks make the monitor DEGRADED
     webhook_url = pw.TextField(null=True)
     webhook_format = pw.CharField(max_length=8, null=True)  # None: chosen by host; "slack" or "json"
     enabled = pw.BooleanField(default=True)
@@ -34,6 +51,8 @@ class Monitor(BaseModel):
     status = pw.CharField(max_length=8, default="UNKNOWN")
     consecutive_failures = pw.IntegerField(default=0)
     consecutive_successes = pw.IntegerField(default=0)
+    consecutive_slow = pw.IntegerField(default=0)  # among the passed checks, the current run of slow ones
+    consecutive_fast = pw.IntegerField(default=0)  # ... or of fast ones
     status_changed_at = pw.DateTimeField(null=True)
     last_checked_at = pw.DateTimeField(null=True)
     last_status_code = pw.IntegerField(null=True)

@@ -18,6 +18,7 @@ from marshmallow.exceptions import SCHEMA
 from healthmon import defaults
 from healthmon.domain.status import STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
+from webapp.schema_checks import ASSERTION_EXAMPLES, check_field_specs
 
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"
 """Documented in the schema so clients (and schemathesis) know only http(s) URLs are accepted."""
@@ -184,6 +185,7 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
             allow_none=True, validate=validate.Range(min=1, max=defaults.MAX_THRESHOLD), **opt(None),
             **doc("Consecutive successes before UP; null uses SUCCESS_THRESHOLD."),
         ),
+        **check_field_specs(opt, doc),
     }
 
 
@@ -315,6 +317,11 @@ class MonitorSchema(ma.Schema):
     check_interval = fields.Integer(required=True)
     timeout = fields.Integer(required=True)
     expected_status_code = fields.Integer(required=True)
+    expected_status_codes = fields.List(fields.Raw(), allow_none=True, required=True, metadata={
+        "description": "Accepted status codes and ranges, or null (expected_status_code decides).",
+        "example": ["200-299", 301]})
+    assertions = fields.List(fields.Dict(), allow_none=True, required=True, metadata={"example": ASSERTION_EXAMPLES})
+    max_response_time_ms = fields.Integer(allow_none=True, required=True)
     webhook_url = MaskedWebhookUrl(
         allow_none=True, required=True, metadata={"description": "Masked; the full URL is never returned."}
     )
@@ -325,6 +332,9 @@ class MonitorSchema(ma.Schema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     consecutive_failures = fields.Integer(required=True)
     consecutive_successes = fields.Integer(required=True)
+    consecutive_slow = fields.Integer(required=True, metadata={
+        "description": "Among the consecutive passed checks, the current run of slow ones (max_response_time_ms)."})
+    consecutive_fast = fields.Integer(required=True, metadata={"description": "... or of fast ones."})
     status_changed_at = UtcDateTime(allow_none=True, required=True)
     last_checked_at = UtcDateTime(allow_none=True, required=True)
     last_status_code = fields.Integer(allow_none=True, required=True)

@@ -178,13 +178,15 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
 
         changed = {k for k, v in changes.items() if getattr(monitor, k) != v}
         was_enabled, old_status = monitor.enabled, monitor.status
-        current = MonitorState(monitor.status, monitor.consecutive_failures, monitor.consecutive_successes)
+        current = MonitorState(monitor.status, monitor.consecutive_failures, monitor.consecutive_successes,
+                               monitor.consecutive_slow, monitor.consecutive_fast)
         for key in changed:
             setattr(monitor, key, changes[key])
         plan = lifecycle.plan_edit(changed, current, was_enabled, monitor.enabled)
         if plan.state is not None:
             monitor.status = plan.state.status
             monitor.consecutive_failures, monitor.consecutive_successes = plan.state.failures, plan.state.successes
+            monitor.consecutive_slow, monitor.consecutive_fast = plan.state.slow, plan.state.fast
         if plan.new_generation:
             monitor.generation = monitor.generation + 1
         if plan.reason is not None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from healthmon import defaults
+from healthmon.domain.conditions import Assertion, StatusRange
 
 ERROR_KINDS = (
     "timeout",  # the whole-check deadline passed
@@ -21,19 +22,23 @@ ERROR_KINDS = (
     "body_too_large",  # the body exceeded the read cap
     "blocked_address",  # the address guard refused the destination
     "protocol",  # malformed HTTP, unsupported scheme, reset mid-response
-    "unexpected_status",  # the response arrived but its status is not the expected one (a verdict's kind)
+    "unexpected_status",  # the response arrived but its status is not an accepted one (a verdict's kind)
+    "assertion_failed",  # the response arrived but a body, JSON or header assertion failed (a verdict's kind)
 )
-"""Every error kind a stored check result may carry. All but the last are transport errors (an
-Observation's); `unexpected_status` is the verdict's."""
+"""Every error kind a stored check result may carry. All but the last two are transport errors (an
+Observation's); `unexpected_status` and `assertion_failed` are the verdict's."""
+VERDICT_ERROR_KINDS = ("unexpected_status", "assertion_failed")
 
 
 @dataclass(frozen=True)
 class CheckSpec:
     """What to check. Built from a monitor; carries no database handle.
 
-    `capture_headers` / `capture_body` ask the engine to keep the response headers / the body (up to
-    `max_body_bytes`) in the Observation, for conditions that read them; off, nothing is kept and a check
-    costs no more than a status check.
+    `accepted_statuses`, when set, replaces `expected_status_code`: the status must fall in one of the
+    ranges. `assertions` must all hold too. A passed check slower than `max_response_time_ms` is slow
+    (the monitor becomes DEGRADED, not DOWN). `capture_headers` / `capture_body` ask the engine to keep the
+    response headers / the body (up to `max_body_bytes`) in the Observation, for conditions that read them
+    (`for_assertions` sets them); off, nothing is kept and a check costs no more than a status check.
     """
 
     url: str
@@ -43,6 +48,15 @@ class CheckSpec:
     max_body_bytes: int = defaults.DEFAULT_MAX_BODY_BYTES
     capture_headers: bool = False
     capture_body: bool = False
+    accepted_statuses: tuple[StatusRange, ...] | None = None
+    assertions: tuple[Assertion, ...] = ()
+    max_response_time_ms: int | None = None
+
+
+def captures(assertions: tuple[Assertion, ...]) -> dict[str, bool]:
+    """The capture flags a spec with `assertions` needs: `CheckSpec(..., **captures(assertions))`."""
+    return {"capture_headers": any(a.target == "header" for a in assertions),
+            "capture_body": any(a.target in ("body", "json") for a in assertions)}
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 
 from healthmon.domain.status import UNKNOWN, MonitorState
 
-CHECK_FIELDS = ("url", "expected_status_code")
-"""Fields that define the check itself; changing one starts the monitor afresh."""
+CHECK_FIELDS = ("url", "expected_status_code", "expected_status_codes", "assertions")
+"""Fields that define the check itself (what is requested and what counts as good); changing one starts
+the monitor afresh. Not max_response_time_ms: a new limit only changes whether later checks are slow, and
+a DEGRADED monitor without one recovers to UP by itself."""
 
-NEW = MonitorState(UNKNOWN, 0, 0)
+NEW = MonitorState(UNKNOWN, 0, 0, 0, 0)
 """The state of a monitor just created, or whose check was just changed."""
 
 
@@ -61,7 +63,7 @@ def plan_edit(changed: set[str], current: MonitorState, was_enabled: bool, enabl
         if current.status != UNKNOWN:
             reason = "monitor edited (" + ", ".join(check_changed) + " changed)"
     elif reenabled:
-        state = MonitorState(current.status, 0, 0)
+        state = MonitorState(current.status, 0, 0, 0, 0)
     reset_or_resumed = bool(check_changed) or reenabled
     return EditPlan(state=state, new_generation=bool(check_changed), reason=reason,
                     check_now=reset_or_resumed or "check_interval" in changed, forget_pending=reset_or_resumed)

@@ -61,8 +61,13 @@ def test_the_spec_declares_every_bound(spec):
     assert (props["success_threshold"]["minimum"], props["success_threshold"]["maximum"]) == (1, 10)
     assert set(props["webhook_format"]["enum"]) == {"slack", "json", None}
     assert spec["components"]["schemas"]["MonitorCreate"]["additionalProperties"] is False
-    assert spec["components"]["schemas"]["Monitor"]["properties"]["status"]["enum"] == ["UNKNOWN", "UP", "DOWN"]
+    statuses = spec["components"]["schemas"]["Monitor"]["properties"]["status"]["enum"]
+    assert statuses == ["UNKNOWN", "UP", "DEGRADED", "DOWN"]
     assert spec["components"]["schemas"]["MonitorPatch"].get("required") is None
+    assert (props["max_response_time_ms"]["minimum"], props["max_response_time_ms"]["maximum"]) == (1, 30000)
+    assert props["expected_status_codes"]["maxItems"] == 20 and props["assertions"]["maxItems"] == 20
+    kinds = props["assertions"]["items"]["oneOf"]
+    assert all(k["additionalProperties"] is False and {"target", "op"} <= set(k["required"]) for k in kinds)
 
 
 def test_the_spec_uses_the_configured_min_check_interval(db_url):
