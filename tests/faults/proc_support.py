@@ -101,8 +101,12 @@ def pending_alerts() -> int:
 def drain(timeout: float = DRAIN_TIMEOUT) -> None:
     """Wait (bound to the deployment's database) until no monitor has a pending job and no alert is pending.
     Call with the schedulers stopped and a checker pool running."""
-    wait_until(lambda: pending_jobs() == 0, timeout, "every pending job checked and recorded", interval=0.5)
-    wait_until(lambda: pending_alerts() == 0, timeout, "every alert delivered", interval=0.5)
+    for count, what in ((pending_jobs, "monitor(s) with a pending job (lost?)"),
+                        (pending_alerts, "alert(s) pending (lost?)")):
+        try:
+            wait_until(lambda count=count: count() == 0, timeout, f"no {what}", interval=0.5)
+        except AssertionError:
+            raise AssertionError(f"after {timeout} s still {count()} {what}") from None
 
 
 @dataclass

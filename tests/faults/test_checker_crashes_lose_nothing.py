@@ -80,7 +80,6 @@ def test_killing_checker_workers_every_few_seconds_loses_no_slot_and_alerts_each
             victim = rng.choice(victims)
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
-        time.sleep(FLIP_SECONDS)  # one more flip with every worker back
         stop_flipping.set()
         flipper.join()
 
