@@ -28,10 +28,10 @@ from tests.support.webhook import Reply, WebhookReceiver
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-MONITORS = 60
+MONITORS = 40
 INTERVAL = 2
-ALERT_SECONDS = 0.15
-"""How long the receiver takes to answer each alert: 60 transitions take the one sender 9 s or more, so the
+ALERT_SECONDS = 0.25
+"""How long the receiver takes to answer each alert: 40 transitions take the one sender 10 s or more, so the
 outbox is full when the SIGTERM arrives and the sender is, most of the time, in the middle of a POST."""
 
 STOP_LIMIT = 25.0
