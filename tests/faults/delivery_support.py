@@ -16,6 +16,7 @@ from healthmon.models import AlertOutbox, CheckResult, Monitor, StateChange
 from healthmon.queue.base import CheckJob
 from healthmon.queue.sqs import SqsQueue
 from tests.e2e.procs import wait_until
+from tests.support.webhook import Received, Reply, WebhookReceiver
 
 PROMPTLY = 20.0
 """Deadline for a job to be checked and recorded: well under the 60 s visibility timeout, so a job that made
@@ -102,3 +103,29 @@ def wait_pool_started(proc, workers: int, timeout: float = 30.0) -> None:
     """Every worker process and the alert sender of a `healthmon checker` pool have logged their start."""
     proc.wait_for(r"alert sender started", timeout)
     wait_until(lambda: proc.output().count("worker started") >= workers, timeout, f"{workers} worker(s) started")
+
+
+class OutageReceiver(WebhookReceiver):
+    """A Slack receiver that answers 500 for `seconds` from its first request, then as Slack does (200 "ok").
+    `answered` is every request with the status it got, so a test knows exactly which ones were delivered."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.outage_ends: float | None = None  # time.time() scale, like Received.at
+        self.answered: list[tuple[Received, int]] = []
+
+    def _next_reply(self, received: Received) -> Reply:
+        reply = super()._next_reply(received)
+        with self._cond:
+            if self.outage_ends is None:
+                self.outage_ends = received.at + self.seconds
+            if received.at < self.outage_ends:
+                reply = Reply(500, "internal error")
+            self.answered.append((received, reply.status))
+        return reply
+
+    def delivered(self) -> list[Received]:
+        """The requests answered 2xx, in arrival order."""
+        with self._cond:
+            return [r for r, status in self.answered if 200 <= status < 300]
