@@ -212,8 +212,10 @@ class Worker:
             job = received.job
             if spec is None:
                 self.stats["dropped"] += 1
-                log.debug("[CHECKER] monitor=%d slot=%s dropped (gone, disabled or already recorded)",
-                          job.monitor_id, job.slot.isoformat())
+                # INFO, not DEBUG: rare in normal running (a monitor deleted, paused or edited with a job queued,
+                # a redelivery), and the only trace of a forged or corrupted job for a monitor that never existed.
+                log.info("[CHECKER] monitor=%d slot=%s dropped unchecked (deleted, disabled, edited or already "
+                         "recorded)", job.monitor_id, job.slot.isoformat())
                 self._done(received, delete=True)
                 continue
             if (now - job.slot).total_seconds() > self.settings.pending_expiry_seconds:

@@ -9,6 +9,10 @@ from typing import Protocol
 
 SLOT_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
+MAX_ID = 2**63 - 1
+"""Largest monitor id or generation a message may carry: both columns are 64-bit integers, and a bigger number
+(SQLite refuses to bind one) could only make the query that looks the job up fail, for every job received with it."""
+
 
 @dataclass(frozen=True)
 class CheckJob:
@@ -26,16 +30,25 @@ class CheckJob:
 
     @classmethod
     def from_json(cls, body: str) -> CheckJob:
-        """Parse a message body; raises ValueError on anything malformed."""
+        """Parse a message body as `to_json` writes it; raises ValueError, and only ValueError, on anything
+        else: a body is untrusted input, and a parser that raised something else (1e400 overflows, deep nesting
+        recurses) would fail the whole receive it came in, healthy messages and all."""
         try:
             data = json.loads(body)
             return cls(
-                monitor_id=int(data["monitor_id"]),
+                monitor_id=_id(data["monitor_id"]),
                 slot=dt.datetime.strptime(data["slot"], SLOT_FORMAT),
-                generation=int(data.get("generation", 1)),
+                generation=_id(data.get("generation", 1)),
             )
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
             raise ValueError(f"malformed check message: {exc.__class__.__name__}") from None
+
+
+def _id(value) -> int:
+    """A JSON integer within the columns' range (not a float, a string or a bool, which `int()` would accept)."""
+    if type(value) is not int or not 0 <= value <= MAX_ID:
+        raise ValueError("not an id")
+    return value
 
 
 @dataclass(frozen=True)

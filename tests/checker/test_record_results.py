@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from checker.record import load_spec, record_result
+from checker.record import load_spec, record_result, record_results
 from healthmon.models import AlertOutbox, CheckResult, Monitor, StateChange
 from healthmon.queue.base import CheckJob
 from tests.checker.verdicts import verdict
@@ -91,24 +91,30 @@ def test_the_monitor_thresholds_override_the_environment(db, settings):
     assert Monitor.get_by_id(m.id).status == "DOWN"
 
 
-def test_the_same_job_recorded_twice_counts_once(db, settings):
+def test_the_same_job_delivered_three_times_counts_once(db, settings):
     m = monitor(webhook_url=SLACK, success_threshold=1)
     first = record_result(job(m, 0), OK, settings)
-    again = record_result(job(m, 0), OK, settings)
-    assert first.recorded and not again.recorded and again.reason == "duplicate" and again.transition is None
+    # The second and third deliveries arrive together, in a later batch, and were checked again (a failure now).
+    again = record_results([(job(m, 0), FAIL), (job(m, 0), OK)], settings)
+    assert first.recorded and first.transition is not None
+    assert [(o.recorded, o.reason, o.transition) for o in again] == [(False, "duplicate", None)] * 2
     assert CheckResult.select().count() == 1
     assert StateChange.select().count() == 1 and AlertOutbox.select().count() == 1
-    assert Monitor.get_by_id(m.id).consecutive_successes == 1
+    m = Monitor.get_by_id(m.id)
+    assert (m.status, m.consecutive_successes, m.consecutive_failures) == ("UP", 1, 0)
 
 
-def test_an_older_slot_arriving_after_a_newer_one_is_dropped(db, settings):
-    m = monitor()
-    assert record_result(job(m, 5), FAIL, settings).recorded
+def test_an_older_slot_arriving_after_a_newer_one_is_dropped_and_changes_no_state(db, settings):
+    # Thresholds of 1: recorded, the late success would take the monitor back UP and queue a second alert.
+    m = monitor(webhook_url=SLACK, fail_threshold=1, success_threshold=1)
+    assert record_result(job(m, 5), FAIL, settings).transition.to_status == "DOWN"
     late = record_result(job(m, 4), OK, settings)
-    assert (late.recorded, late.reason) == (False, "stale")
+    assert (late.recorded, late.reason, late.transition) == (False, "stale", None)
     m = Monitor.get_by_id(m.id)
     assert m.consecutive_failures == 1 and m.consecutive_successes == 0 and m.last_slot == job(m, 5).slot
+    assert m.status == "DOWN"
     assert CheckResult.select().count() == 1
+    assert StateChange.select().count() == 1 and AlertOutbox.select().count() == 1
     assert load_spec(job(m, 4), settings) is None
 
 

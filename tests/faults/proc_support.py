@@ -159,7 +159,7 @@ def slot_ledger(firsts: dict[int, dt.datetime], interval: int,
 def model_transitions(oks: list[bool], fail_threshold: int, success_threshold: int) -> list[tuple[str, str]]:
     """The (old, new) state changes a run of results must produce: UNKNOWN until `success_threshold`
     consecutive successes (UP) or `fail_threshold` consecutive failures (DOWN); written apart from
-    checker/state.py on purpose, so the product is checked against the rule, not against itself."""
+    healthmon/domain/status.py on purpose, so the product is checked against the rule, not against itself."""
     state, run_ok, run = "UNKNOWN", None, 0
     out = []
     for ok in oks:

@@ -178,13 +178,30 @@ def test_it_delivers_each_of_95_jobs_exactly_once(harness):
     assert sorted(r.job.monitor_id for r in receive_all(queue)) == list(range(1, 96))
 
 
-def test_it_returns_a_malformed_body_as_a_job_of_none(harness):
+POISON_BODIES = {
+    "not-json": "not a check job",
+    "missing-fields": '{"monitor": "not a job"}',
+    "infinite-number": '{"monitor_id": 1e400, "slot": "2026-01-20T10:30:00.000000"}',
+    "nested-too-deep": "[" * 50_000,
+    "id-beyond-64-bits": '{"monitor_id": 9223372036854775808, "slot": "2026-01-20T10:30:00.000000"}',
+    "id-not-an-integer": '{"monitor_id": 1.5, "slot": "2026-01-20T10:30:00.000000"}',
+    "generation-beyond-64-bits": '{"monitor_id": 1, "slot": "2026-01-20T10:30:00.000000", "generation": 1e300}',
+}
+"""Bodies no scheduler writes and no check can come of: each must come back as a job of None (the checker
+deletes it), never make `receive` raise (which would hand back every healthy message received with it, and
+on the database queue roll back the claim, so the message is never even dead-lettered)."""
+
+
+@pytest.mark.parametrize("body", POISON_BODIES.values(), ids=POISON_BODIES.keys())
+def test_it_returns_a_malformed_body_as_a_job_of_none_and_the_healthy_ones_with_it(harness, body):
     queue = harness.make()
-    harness.send_raw("not a check job")
-    [received] = queue.receive(10, 0)
-    assert received.job is None
-    assert received.body == "not a check job"
-    assert received.receive_count == 1
+    harness.send_raw(body)
+    queue.send_jobs([job(3)])
+    received = receive_all(queue)
+    assert len(received) == 2
+    [poison] = [r for r in received if r.body == body]
+    assert poison.job is None and poison.receive_count == 1
+    assert [r.job for r in received if r is not poison] == [job(3)]
 
 
 def test_it_waits_for_a_message_sent_during_a_long_poll(harness):
