@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 from checker.queue_io import ACK_BATCH, ERROR_BACKOFF_MAX, ERROR_BACKOFF_MIN, delete_logged, release_logged
+from healthmon.backoff import jittered
 from healthmon.queue.base import CheckQueue, ReceivedJob
 
 log = logging.getLogger("healthmon.checker")
@@ -88,7 +89,7 @@ class InlineQueueIO:
 
     def pause(self) -> None:
         self._backoff = min(ERROR_BACKOFF_MAX, max(ERROR_BACKOFF_MIN, self._backoff * 2))
-        self._paused_until = self._clock() + self._backoff
+        self._paused_until = self._clock() + jittered(self._backoff)
 
     def recovered(self) -> None:
         self._backoff = 0.0

@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable
 
 from healthmon import db
+from healthmon.backoff import OUTAGE_BACKOFF_MAX, jittered
 from healthmon.defaults import MAX_BATCH_SIZE
 from healthmon.queue.base import CheckQueue, ReceivedJob
 
@@ -55,10 +56,11 @@ RECEIVER_JOIN_SECONDS = 1.0
 (SQS: up to 20 s). Both fit in the 5 s the pool parent allows beyond SHUTDOWN_GRACE."""
 
 ERROR_BACKOFF_MIN = 1.0
-ERROR_BACKOFF_MAX = 30.0
-"""After a failed receive or a database error no receive starts for 1 s, doubling up to 30 s while errors
-continue. Not receiving during a database outage leaves messages in the queue untouched, instead of receiving
-each every visibility timeout until `queue_max_receives` dead-letters it."""
+ERROR_BACKOFF_MAX = OUTAGE_BACKOFF_MAX
+"""After a failed receive or a database error no receive starts for 1 s, doubling up to 15 s while errors
+continue, each pause jittered (healthmon/backoff.py) so a fleet of checkers does not retry in step. Not
+receiving during a database outage leaves messages in the queue untouched, instead of receiving each every
+visibility timeout until `queue_max_receives` dead-letters it."""
 
 
 class QueueIO:
@@ -134,7 +136,7 @@ class QueueIO:
         """No receive starts for a while (ERROR_BACKOFF_MIN, doubled by each consecutive error)."""
         with self._cond:
             self._backoff = min(ERROR_BACKOFF_MAX, max(ERROR_BACKOFF_MIN, self._backoff * 2))
-            self._paused_until = self._clock() + self._backoff
+            self._paused_until = self._clock() + jittered(self._backoff)
 
     def recovered(self) -> None:
         """A database call succeeded: the next error pauses for the minimum again."""
