@@ -132,11 +132,14 @@ class QueueIO:
             self._acks.append(received)
             self._cond.notify_all()
 
-    def pause(self) -> None:
-        """No receive starts for a while (ERROR_BACKOFF_MIN, doubled by each consecutive error)."""
+    def pause(self) -> float:
+        """No receive starts for a while (ERROR_BACKOFF_MIN, doubled by each consecutive error, jittered).
+        Returns the pause in seconds."""
         with self._cond:
             self._backoff = min(ERROR_BACKOFF_MAX, max(ERROR_BACKOFF_MIN, self._backoff * 2))
-            self._paused_until = self._clock() + jittered(self._backoff)
+            pause = jittered(self._backoff)
+            self._paused_until = self._clock() + pause
+            return pause
 
     def recovered(self) -> None:
         """A database call succeeded: the next error pauses for the minimum again."""
@@ -198,8 +201,8 @@ class QueueIO:
                 except Exception as exc:  # noqa: BLE001 - a queue outage must not kill the process
                     batch = []
                     if not self.stop_requested:
-                        log.warning("[CHECKER] receive failed: %s: %s", exc.__class__.__name__, exc)
-                        self.pause()
+                        log.warning("[CHECKER] receive failed: %s: %s; next receive in %.1fs",
+                                    exc.__class__.__name__, exc, self.pause())
                 self._hand_over(asked, batch)
                 if not batch and not self.stop_requested:
                     rest = MIN_EMPTY_RECEIVE_SECONDS - (time.monotonic() - started)

@@ -69,6 +69,20 @@ class ReconnectingPostgresqlDatabase(peewee.PostgresqlDatabase):
         return call(*args)
 
 
+class EmbeddedSqliteDatabase(peewee.SqliteDatabase):
+    """SQLite that keeps the error that ended a transaction visible.
+
+    On some errors (SQLITE_FULL "database or disk is full", SQLITE_IOERR, SQLITE_NOMEM) SQLite rolls the
+    transaction back by itself; peewee's ROLLBACK on leaving `atomic()` then raised "cannot rollback - no
+    transaction is active" in its place, and every log said that instead of the disk being full. A rollback with
+    no transaction open in SQLite is skipped, so the original error propagates."""
+
+    def rollback(self):
+        if not self.is_closed() and not self._state.conn.in_transaction:
+            return
+        super().rollback()
+
+
 def make_database(url: str) -> peewee.Database:
     """Build (but do not connect) the database named by `url`."""
     scheme = url.split("://", 1)[0].lower()
@@ -76,7 +90,7 @@ def make_database(url: str) -> peewee.Database:
     if scheme == "sqlite":
         # IMMEDIATE transactions take the write lock at BEGIN, so two processes doing
         # read-then-write never deadlock on a lock upgrade; WAL lets readers run beside the writer.
-        return peewee.SqliteDatabase(
+        return EmbeddedSqliteDatabase(
             params["database"],
             lock_type="IMMEDIATE",
             timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
