@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from healthmon.backoff import OUTAGE_BACKOFF_MAX, backoff
+
 log = logging.getLogger("healthmon.checker")
 
 STOP_MARGIN_SECONDS = 5.0
@@ -48,6 +50,10 @@ ALERTS_PER_PASS = 1
 
 ALERT_IDLE_SECONDS = 0.5
 """Alert sender's pause when the outbox had nothing due: bounds alert latency, costs one small query."""
+
+ALERT_ERROR_BACKOFF_MAX = OUTAGE_BACKOFF_MAX
+"""After a failed delivery pass (database down) the sender waits 0.5 s, doubling up to 15 s while passes keep
+failing, each jittered (healthmon/backoff.py): two log lines a minute in a long outage, not 120."""
 
 EXIT_FORCED = 1
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -150,13 +156,19 @@ def alerts_main(settings, parent_pid: int) -> None:
     sender = AlertSender(settings, AddressGuard(settings.allowed_private_cidrs))
     alive = _parent_alive(parent_pid)
     log.info("[CHECKER] alert sender started")
+    failures = 0
     try:
         while not signals.requested and alive():
             try:
                 sent = sender.deliver_due(ALERTS_PER_PASS)
             except Exception as exc:  # noqa: BLE001 - a database blip must not kill the sender
-                log.warning("[WEBHOOK] delivery pass failed: %s: %s", exc.__class__.__name__, exc)
-                sent = 0
+                failures += 1
+                pause = backoff(failures, ALERT_IDLE_SECONDS, ALERT_ERROR_BACKOFF_MAX)
+                log.warning("[WEBHOOK] delivery pass failed: %s: %s; retrying in %.1fs", exc.__class__.__name__,
+                            exc, pause)
+                _sleep_unless(lambda: signals.requested, pause)
+                continue
+            failures = 0
             if not sent:
                 _sleep_unless(lambda: signals.requested, ALERT_IDLE_SECONDS)
     finally:

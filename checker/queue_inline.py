@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 from checker.queue_io import ACK_BATCH, ERROR_BACKOFF_MAX, ERROR_BACKOFF_MIN, delete_logged, release_logged
+from healthmon.backoff import jittered
 from healthmon.queue.base import CheckQueue, ReceivedJob
 
 log = logging.getLogger("healthmon.checker")
@@ -71,8 +72,8 @@ class InlineQueueIO:
         try:
             batch = self.queue.receive(min(self.queue.max_receive, free), wait)
         except Exception as exc:  # noqa: BLE001 - a queue outage must not kill the process
-            log.warning("[CHECKER] receive failed: %s: %s", exc.__class__.__name__, exc)
-            self.pause()
+            log.warning("[CHECKER] receive failed: %s: %s; next receive in %.1fs", exc.__class__.__name__, exc,
+                        self.pause())
             return []
         self._reserved += len(batch)
         return batch
@@ -86,9 +87,11 @@ class InlineQueueIO:
         if len(self._acks) >= ACK_BATCH:
             self._flush_acks()
 
-    def pause(self) -> None:
+    def pause(self) -> float:
         self._backoff = min(ERROR_BACKOFF_MAX, max(ERROR_BACKOFF_MIN, self._backoff * 2))
-        self._paused_until = self._clock() + self._backoff
+        pause = jittered(self._backoff)
+        self._paused_until = self._clock() + pause
+        return pause
 
     def recovered(self) -> None:
         self._backoff = 0.0

@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable
 
 from healthmon import db
+from healthmon.backoff import OUTAGE_BACKOFF_MAX, jittered
 from healthmon.defaults import MAX_BATCH_SIZE
 from healthmon.queue.base import CheckQueue, ReceivedJob
 
@@ -55,10 +56,11 @@ RECEIVER_JOIN_SECONDS = 1.0
 (SQS: up to 20 s). Both fit in the 5 s the pool parent allows beyond SHUTDOWN_GRACE."""
 
 ERROR_BACKOFF_MIN = 1.0
-ERROR_BACKOFF_MAX = 30.0
-"""After a failed receive or a database error no receive starts for 1 s, doubling up to 30 s while errors
-continue. Not receiving during a database outage leaves messages in the queue untouched, instead of receiving
-each every visibility timeout until `queue_max_receives` dead-letters it."""
+ERROR_BACKOFF_MAX = OUTAGE_BACKOFF_MAX
+"""After a failed receive or a database error no receive starts for 1 s, doubling up to 15 s while errors
+continue, each pause jittered (healthmon/backoff.py) so a fleet of checkers does not retry in step. Not
+receiving during a database outage leaves messages in the queue untouched, instead of receiving each every
+visibility timeout until `queue_max_receives` dead-letters it."""
 
 
 class QueueIO:
@@ -130,11 +132,14 @@ class QueueIO:
             self._acks.append(received)
             self._cond.notify_all()
 
-    def pause(self) -> None:
-        """No receive starts for a while (ERROR_BACKOFF_MIN, doubled by each consecutive error)."""
+    def pause(self) -> float:
+        """No receive starts for a while (ERROR_BACKOFF_MIN, doubled by each consecutive error, jittered).
+        Returns the pause in seconds."""
         with self._cond:
             self._backoff = min(ERROR_BACKOFF_MAX, max(ERROR_BACKOFF_MIN, self._backoff * 2))
-            self._paused_until = self._clock() + self._backoff
+            pause = jittered(self._backoff)
+            self._paused_until = self._clock() + pause
+            return pause
 
     def recovered(self) -> None:
         """A database call succeeded: the next error pauses for the minimum again."""
@@ -196,8 +201,8 @@ class QueueIO:
                 except Exception as exc:  # noqa: BLE001 - a queue outage must not kill the process
                     batch = []
                     if not self.stop_requested:
-                        log.warning("[CHECKER] receive failed: %s: %s", exc.__class__.__name__, exc)
-                        self.pause()
+                        log.warning("[CHECKER] receive failed: %s: %s; next receive in %.1fs",
+                                    exc.__class__.__name__, exc, self.pause())
                 self._hand_over(asked, batch)
                 if not batch and not self.stop_requested:
                     rest = MIN_EMPTY_RECEIVE_SECONDS - (time.monotonic() - started)

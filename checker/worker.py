@@ -40,6 +40,7 @@ from collections.abc import Callable
 from checker import record
 from checker.queue_inline import InlineQueueIO
 from checker.queue_io import QueueIO
+from healthmon.backoff import OUTAGE_BACKOFF_MAX, backoff
 from healthmon.db import utcnow
 from healthmon.domain.verdict import evaluate
 from healthmon.queue.base import CheckQueue, ReceivedJob
@@ -62,7 +63,9 @@ RECORD_MAX_DELAY = 0.2
 change and its alert. Also flushed at once whenever the worker is idle."""
 
 RECORD_RETRY_SECONDS = 1.0
-"""After a failed commit the buffer is kept and tried again no sooner than this (receiving pauses meanwhile)."""
+RECORD_RETRY_MAX = OUTAGE_BACKOFF_MAX
+"""After a failed commit the buffer is kept and tried again no sooner than 1 s later, doubling up to 15 s while
+commits keep failing, each delay jittered (healthmon/backoff.py); receiving pauses meanwhile."""
 
 
 class Worker:
@@ -97,6 +100,7 @@ class Worker:
         self._buffer: list[tuple[ReceivedJob, object, object]] = []  # finished, not yet committed
         self._buffer_since: float | None = None
         self._retry_at = 0.0  # after a failed commit, no retry before this (clock time)
+        self._record_failures = 0  # consecutive failed commits
         wait = settings.queue_wait_seconds if receive_wait is None else receive_wait
         # Threads only for a remote queue (SQS); the database queue's calls are local and fast, and threads
         # would contend with this one for the GIL (checker/queue_inline.py). A queue without `remote` is
@@ -267,10 +271,11 @@ class Worker:
             # `stop()` to hand back. If the visibility timeout passes first, another checker may take a
             # message too; whichever commits second records nothing (idempotent per slot).
             self._buffer[:0] = batch
-            self._retry_at = now + RECORD_RETRY_SECONDS
+            self._record_failures += 1
+            self._retry_at = now + backoff(self._record_failures, RECORD_RETRY_SECONDS, RECORD_RETRY_MAX)
             return 0
         self.io.recovered()
-        self._retry_at = 0.0
+        self._retry_at, self._record_failures = 0.0, 0
         for outcome in outcomes:
             self.stats["recorded" if outcome.recorded else "skipped" if outcome.reason == "skipped"
                        else "dropped"] += 1

@@ -1,6 +1,7 @@
 """`healthmon`: one console script, one subcommand per process or task.
 
-Each subcommand reads `Settings.from_env()` first; a bad variable prints one line and exits 2.
+Each subcommand reads `Settings.from_env()` first; a bad variable prints one line and exits 2. A database
+error that ends a command (at start: unreachable, read-only, disk full) prints one line and exits 3.
 Imports are lazy so `healthmon checker` never loads Flask and `healthmon api` never loads pycurl.
 """
 
@@ -14,6 +15,8 @@ from healthmon import __version__
 from healthmon.settings import Settings, SettingsError
 
 EXIT_CONFIG_ERROR = 2
+EXIT_DATABASE_ERROR = 3
+"""A database the command cannot use at start (unreachable, read-only, disk full): one line, no traceback."""
 
 
 def _positive_int(text: str) -> int:
@@ -87,7 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     from healthmon.logs import setup_logging
 
     setup_logging(settings.log_level)
-    return _dispatch(args, settings)
+    import peewee
+
+    try:
+        return _dispatch(args, settings)
+    except peewee.DatabaseError as exc:  # peewee's OperationalError, IntegrityError ... all derive from it
+        _database_error(settings, exc)
+        return EXIT_DATABASE_ERROR
+
+
+def _database_error(settings: Settings, exc: Exception) -> None:
+    """One line naming the database (no password) and the error's first line (secrets masked)."""
+    from healthmon.redact import redact_database_url, redact_text
+
+    lines = redact_text(str(exc)).strip().splitlines()
+    if settings.is_sqlite:
+        name = "SQLite " + settings.database_url.split("///", 1)[-1]
+        hint = " (is the file's directory writable, and is there space on its disk?)"
+    else:
+        name, hint = redact_database_url(settings.database_url), ""
+    print(f"healthmon: cannot use the database {name}: "
+          f"{lines[0] if lines else exc.__class__.__name__}{hint}", file=sys.stderr, flush=True)
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,11 +8,11 @@ pool after fork, calls `bind()` itself: libpq connections must never cross a for
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import unquote
 
 import peewee
 from playhouse.db_url import parse as parse_db_url
-from playhouse.shortcuts import ReconnectMixin
 
 database = peewee.DatabaseProxy()
 
@@ -22,9 +22,65 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 PG_CONNECT_TIMEOUT_S = 10
 
 
-class ReconnectingPostgresqlDatabase(ReconnectMixin, peewee.PostgresqlDatabase):
-    """Reconnects after a dropped connection (RDS failover, restart) instead of failing forever
-    (coleifer/peewee#2595). Only the first statement outside a transaction is retried."""
+SAFE_TO_REPEAT = re.compile(r"\s*(BEGIN|SELECT)\b", re.IGNORECASE)
+"""Statements that may run twice without harm (no write, no lock kept: they run outside a transaction), so one
+that met a connection the server had dropped is sent once more on a new connection."""
+
+CONNECTION_LOST = (peewee.OperationalError, peewee.InterfaceError)
+
+
+class ReconnectingPostgresqlDatabase(peewee.PostgresqlDatabase):
+    """Reconnects after a dropped connection (restart, RDS failover, a network cut) instead of failing forever.
+
+    When the server goes away, psycopg2 marks its connection closed but peewee still holds it as open, so every
+    later statement of that process fails with `InterfaceError: connection already closed` (coleifer/peewee#2595),
+    even long after the server is back. Here, outside a transaction:
+    - before a statement (a BEGIN included), a connection psycopg2 knows is closed is dropped and a new one
+      opened;
+    - a BEGIN or a plain SELECT that fails because the connection turns out to be dead (an idle connection the
+      server dropped is only found out by using it) is sent once more on a new connection. Nothing else is
+      repeated: a write that met the failure raises (it may or may not have run), and the caller's own retry
+      then finds a working connection.
+    Inside a transaction nothing is replaced or repeated: the transaction fails as a whole.
+    (playhouse's ReconnectMixin, used here before, only knows MySQL's error codes and never matched.)
+    """
+
+    def _dead_connection(self) -> bool:
+        return not self.is_closed() and bool(self._state.conn.closed) and not self.in_transaction()
+
+    def cursor(self, named_cursor=None):
+        if self._dead_connection():
+            self._state.reset()  # nothing to close: psycopg2 already has
+        return super().cursor(named_cursor)
+
+    def begin(self, isolation_level=None):
+        return self._once_more("BEGIN", super().begin, isolation_level)
+
+    def execute_sql(self, sql, params=None):
+        return self._once_more(sql, super().execute_sql, sql, params)
+
+    def _once_more(self, sql: str, call, *args):
+        try:
+            return call(*args)
+        except CONNECTION_LOST:
+            if not (self._dead_connection() and SAFE_TO_REPEAT.match(sql)):
+                raise
+        self._state.reset()
+        return call(*args)
+
+
+class EmbeddedSqliteDatabase(peewee.SqliteDatabase):
+    """SQLite that keeps the error that ended a transaction visible.
+
+    On some errors (SQLITE_FULL "database or disk is full", SQLITE_IOERR, SQLITE_NOMEM) SQLite rolls the
+    transaction back by itself; peewee's ROLLBACK on leaving `atomic()` then raised "cannot rollback - no
+    transaction is active" in its place, and every log said that instead of the disk being full. A rollback with
+    no transaction open in SQLite is skipped, so the original error propagates."""
+
+    def rollback(self):
+        if not self.is_closed() and not self._state.conn.in_transaction:
+            return
+        super().rollback()
 
 
 def make_database(url: str) -> peewee.Database:
@@ -34,7 +90,7 @@ def make_database(url: str) -> peewee.Database:
     if scheme == "sqlite":
         # IMMEDIATE transactions take the write lock at BEGIN, so two processes doing
         # read-then-write never deadlock on a lock upgrade; WAL lets readers run beside the writer.
-        return peewee.SqliteDatabase(
+        return EmbeddedSqliteDatabase(
             params["database"],
             lock_type="IMMEDIATE",
             timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,

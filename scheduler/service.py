@@ -14,6 +14,7 @@ import signal
 import time
 
 from healthmon import rollups
+from healthmon.backoff import OUTAGE_BACKOFF_MAX, backoff
 from healthmon.db import bind, database
 from healthmon.queue import open_queue
 from healthmon.redact import redact_text
@@ -24,9 +25,10 @@ from scheduler.scheduler import Scheduler
 log = logging.getLogger("healthmon.scheduler")
 
 BACKOFF_START = 1.0
-BACKOFF_MAX = 30.0
-"""Seconds between retries after failed ticks, doubling: quick recovery from a blip, little log noise
-and load during a long outage (an RDS failover takes about a minute)."""
+BACKOFF_MAX = OUTAGE_BACKOFF_MAX
+"""Seconds between retries after failed ticks, doubling from 1 s up to 15 s, each jittered (healthmon/backoff.py):
+quick recovery from a blip, little log noise and load during a long outage (an RDS failover takes about a
+minute), and the scheduler ticks again within 15 s of the database or queue coming back."""
 
 SUMMARY_EVERY = 60.0
 """Seconds between INFO lines counting enqueued checks; per-tick counts are DEBUG (one a second)."""
@@ -98,7 +100,7 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
         "[SCHEDULER] started: tick=%ss batch=%d queue=%s",
         settings.scheduler_tick, settings.scheduler_batch, settings.queue_backend,
     )
-    backoff = BACKOFF_START
+    failures = 0
     enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
     skipped_before, warned_at = scheduler.skipped, None
     prune_at = time.monotonic()
@@ -112,15 +114,18 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
         try:
             sent = scheduler.tick()
         except Exception as exc:  # noqa: BLE001 - any failure is retried; the loop must survive
+            failures += 1
+            delay = backoff(failures, BACKOFF_START, BACKOFF_MAX)
             log.warning(
-                "[SCHEDULER] tick failed (%s): %s; retrying in %.0fs",
-                exc.__class__.__name__, _one_line(exc), backoff,
+                "[SCHEDULER] tick failed (%s): %s; retrying in %.1fs",
+                exc.__class__.__name__, _one_line(exc), delay,
             )
             _drop_connection()
-            _sleep(backoff, stop)
-            backoff = min(backoff * 2, BACKOFF_MAX)
+            _sleep(delay, stop)
             continue
-        backoff = BACKOFF_START
+        if failures:
+            log.info("[SCHEDULER] tick succeeded again after %d failed attempt(s)", failures)
+        failures = 0
         enqueued += sent
         if scheduler.skipped > skipped_before and (warned_at is None or started - warned_at >= SUMMARY_EVERY):
             warned_at = started
