@@ -20,10 +20,12 @@ class BaseModel(pw.Model):
 
 
 class JsonField(pw.TextField):
-    """A JSON value stored as compact text (None is SQL NULL). The hot paths read the text itself."""
+    """A JSON value stored as compact ASCII text (None is SQL NULL; non-ASCII escaped, so a lone surrogate
+    from a JSON request is stored as its escape, never as text PostgreSQL would refuse). The hot paths read
+    the text itself."""
 
     def db_value(self, value):
-        return None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return None if value is None else json.dumps(value, separators=(",", ":"))
 
     def python_value(self, value):
         return None if value is None else json.loads(value)

@@ -9,7 +9,7 @@ writes timestamps as ISO 8601 UTC with a `Z`.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
+import re
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -19,9 +19,16 @@ from healthmon import defaults
 from healthmon.domain.status import STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
 from webapp.schema_checks import ASSERTION_EXAMPLES, check_field_specs
+from webapp.urls import UrlProblem, normalise_url
 
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"
 """Documented in the schema so clients (and schemathesis) know only http(s) URLs are accepted."""
+
+MASK_MARK = "****"
+"""mask_webhook_url ends every masked URL with this; a stored webhook never legitimately does."""
+
+UNMASKED_URL_PATTERN = r"^(?!.*\*{4}$)" + URL_PATTERN[1:]
+"""URL_PATTERN for a webhook_url that may not be a masked value (POST): it does not end in MASK_MARK."""
 
 WEBHOOK_FORMATS = ("slack", "json")
 
@@ -68,38 +75,43 @@ class TrimmedString(fields.String):
 
 
 class HttpUrl(fields.String):
-    """An absolute http(s) URL with a host, at most 2048 characters.
+    """An absolute http(s) IRI with a host, stored as a URI (webapp.urls.normalise_url: the host in IDNA
+    ASCII form, other non-ASCII characters percent-encoded), at most 2048 characters once normalised.
 
     Deliberately not marshmallow's URL validator: that one refuses hosts like `127.1` or `2130706433`
     with "Not a valid URL", while we want the address guard to refuse them with the real reason.
+    `masked_ok=False` (a webhook_url on create) also refuses a value ending in MASK_MARK, as the
+    documented pattern says: it is a masked URL copied from a response, not a webhook.
     """
 
     default_error_messages = {
         "scheme": "Must be an http:// or https:// URL.",
         "host": "The URL has no host.",
         "malformed": "Not a valid URL.",
+        "spaces": "Not a valid URL: it starts or ends with whitespace.",
+        "idna": "The host is not a valid internationalised domain name ({detail}).",
+        "masked": "Looks like a masked webhook URL (it ends in ****); send the full URL, or null.",
     }
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, masked_ok: bool = True, **kwargs):
         kwargs.setdefault("validate", validate.Length(max=defaults.MAX_URL_LENGTH))
-        metadata = {"format": "uri", "pattern": URL_PATTERN, **kwargs.pop("metadata", {})}
+        pattern = URL_PATTERN if masked_ok else UNMASKED_URL_PATTERN
+        metadata = {"format": "iri", "pattern": pattern, **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
+        self.masked_ok = masked_ok
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = super()._deserialize(value, attr, data, **kwargs)
         if len(text) > defaults.MAX_URL_LENGTH:
             return text  # the Length validator names the limit
-        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
-            raise self.make_error("malformed")
+        if text != text.strip():
+            raise self.make_error("spaces")  # not trimmed: the OpenAPI format (iri) does not allow them either
         try:
-            parts = urlsplit(text)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError:
-            raise self.make_error("malformed") from None
-        if parts.scheme.lower() not in ("http", "https"):
-            raise self.make_error("scheme")
-        if not parts.hostname:
-            raise self.make_error("host")
+            text = normalise_url(text)
+        except UrlProblem as problem:
+            raise self.make_error(problem.key, detail=problem.detail) from None
+        if not self.masked_ok and text.endswith(MASK_MARK):
+            raise self.make_error("masked")
         return text
 
 
@@ -138,6 +150,25 @@ def timeout_error(timeout: int, check_interval: int) -> str | None:
     return None
 
 
+WEBHOOK_DESCRIPTION = (
+    "Slack (or JSON) webhook for alerts, an http(s) IRI like url. Write-only: responses show it masked "
+    "(ending in ****). On POST a value ending in **** is refused (422). On PUT and PATCH the masked value "
+    "exactly as the API returned it keeps the stored URL, and any other value ending in **** is a 409 "
+    "(it is not this monitor's webhook); on PATCH, omitting it keeps it; on PUT, omitting it or null removes it."
+)
+URL_DESCRIPTION = (
+    "The http(s) URL to check, at most 2048 characters once normalised. An internationalised host "
+    "(bücher.de) must be a valid IDNA 2008 name and is stored in ASCII form (xn--bcher-kva.de); other "
+    "non-ASCII characters are stored percent-encoded. Private addresses are refused (400)."
+)
+
+
+def webhook_url_field(patch: bool, masked_ok: bool) -> HttpUrl:
+    """The webhook_url field; `masked_ok` where the masked value means "keep" (PUT, PATCH)."""
+    return HttpUrl(allow_none=True, masked_ok=masked_ok, metadata={"description": WEBHOOK_DESCRIPTION},
+                   **({} if patch else {"load_default": None}))
+
+
 def _field_specs(patch: bool) -> dict[str, fields.Field]:
     """The writable monitor fields. For PATCH nothing is required and nothing has a default."""
 
@@ -152,26 +183,22 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
             required=not patch, validate=validate.Length(min=1, max=200),
             **doc("Display name (1-200 characters, surrounding spaces removed)."),
         ),
-        "url": HttpUrl(required=not patch, **doc("The http(s) URL to check. Private addresses are refused.")),
+        "url": HttpUrl(required=not patch, **doc(URL_DESCRIPTION)),
         "check_interval": StrictInteger(
             validate=validate.Range(min=defaults.DEFAULT_MIN_CHECK_INTERVAL, max=defaults.MAX_CHECK_INTERVAL),
             **opt(defaults.DEFAULT_CHECK_INTERVAL), **doc("Seconds between checks."),
         ),
         "timeout": StrictInteger(
             validate=validate.Range(min=defaults.MIN_CHECK_TIMEOUT, max=defaults.MAX_CHECK_TIMEOUT),
-            **opt(defaults.DEFAULT_CHECK_TIMEOUT), **doc("Seconds a check may take; less than check_interval."),
+            **opt(defaults.DEFAULT_CHECK_TIMEOUT), **doc(
+                "Seconds a check may take; less than check_interval (422). On PATCH, a timeout not below the "
+                "stored check_interval, or a check_interval not above the stored timeout, is a 409."),
         ),
         "expected_status_code": StrictInteger(
             validate=validate.Range(min=100, max=599),
             **opt(defaults.DEFAULT_EXPECTED_STATUS), **doc("The HTTP status a healthy endpoint answers."),
         ),
-        "webhook_url": HttpUrl(
-            allow_none=True, **opt(None),
-            **doc(
-                "Slack (or JSON) webhook for alerts. Write-only: responses show it masked. On PUT, sending "
-                "the masked value back keeps the stored URL; on PATCH, omitting it keeps it; null removes it."
-            ),
-        ),
+        "webhook_url": webhook_url_field(patch, masked_ok=patch),
         "webhook_format": fields.String(
             allow_none=True, validate=validate.OneOf(WEBHOOK_FORMATS), **opt(None),
             **doc("Alert body: slack, json, or null to choose by the webhook's host."),
@@ -204,19 +231,28 @@ class _MonitorInput(ma.Schema):
         if interval.load_default is not ma.missing:
             interval.load_default = max(defaults.DEFAULT_CHECK_INTERVAL, min_check_interval)
 
-
-class MonitorCreateSchema(_MonitorInput.from_dict(_field_specs(patch=False), name="MonitorCreateFields")):
-    """POST /monitors and PUT /monitors/{id}: name and url required, the rest defaulted."""
-
     @ma.validates_schema
     def _timeout_below_interval(self, data, **kwargs):
-        message = timeout_error(data["timeout"], data["check_interval"])
-        if message:
-            raise ma.ValidationError(message, field_name="timeout")
+        """A body's own timeout and check_interval (POST and PUT always have both, by their defaults)."""
+        if "timeout" in data and "check_interval" in data:
+            message = timeout_error(data["timeout"], data["check_interval"])
+            if message:
+                raise ma.ValidationError(message, field_name="timeout")
+
+
+class MonitorCreateSchema(_MonitorInput.from_dict(_field_specs(patch=False), name="MonitorCreateFields")):
+    """POST /monitors (and each item of the bulk create): name and url required, the rest defaulted."""
+
+
+class MonitorReplaceSchema(MonitorCreateSchema):
+    """PUT /monitors/{id}: as POST, except that webhook_url may be the masked value (= keep the stored one)."""
+
+    webhook_url = webhook_url_field(patch=False, masked_ok=True)
 
 
 class MonitorPatchSchema(_MonitorInput.from_dict(_field_specs(patch=True), name="MonitorPatchFields")):
-    """PATCH /monitors/{id}: any subset of the fields; the timeout rule is checked on the merged result."""
+    """PATCH /monitors/{id}: any subset of the fields. A timeout and check_interval sent together are
+    checked here (422); one of them against the stored other by service.update_monitor (409)."""
 
 
 class BoundedList(fields.List):
@@ -431,38 +467,47 @@ class StatsSchema(ma.Schema):
 # ---- history: time ranges, uptime, incidents, summary ---------------------------------------------------
 
 
+EARLIEST_QUERY_TIME = dt.datetime(1970, 1, 1)
+LATEST_QUERY_TIME = dt.datetime(9999, 12, 30)
+"""The range a query time is clamped to: nothing is stored outside it, and the database stores naive UTC."""
+
+_RFC3339_PARTS = re.compile(r"^(\d{4})-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:(\d{2})")
+
+
 class QueryDateTime(fields.DateTime):
     """An ISO 8601 timestamp in a query string (`2026-01-31T12:00:00Z`; no offset means UTC), as naive UTC.
-    Years 1970-9999 only: the database stores naive UTC, and an offset must not push a value out of range."""
 
-    default_error_messages = {"range": "Must be between 1970-01-01T00:00:00Z and 9999-12-30T00:00:00Z."}
+    Every RFC 3339 date-time the OpenAPI document allows is accepted: one before 1970 (year 0000 too) or
+    after 9999-12-30, or that an offset pushes out of Python's years, is clamped to that range (the answer
+    is the same: nothing is stored outside it); a leap second (`23:59:60`) is read as `23:59:59`."""
 
     def __init__(self, **kwargs):
         metadata = {"format": "date-time", **kwargs.pop("metadata", {})}
         super().__init__(format="iso", metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
+        parts = _RFC3339_PARTS.match(value) if isinstance(value, str) else None
+        if parts and int(parts[1]) == 0:
+            return EARLIEST_QUERY_TIME  # year 0000: valid RFC 3339, not a Python datetime
+        if parts and parts[2] == "60":
+            value = value[:parts.start(2)] + "59" + value[parts.end(2):]
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
             if moment.tzinfo is not None:
                 moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
         except (OverflowError, ValueError):
-            raise self.make_error("range") from None
-        if not dt.datetime(1970, 1, 1) <= moment <= dt.datetime(9999, 12, 30):
-            raise self.make_error("range")
-        return moment
+            return EARLIEST_QUERY_TIME if moment.year < LATEST_QUERY_TIME.year // 2 else LATEST_QUERY_TIME
+        return min(max(moment, EARLIEST_QUERY_TIME), LATEST_QUERY_TIME)
 
 
 class TimeRangeQuerySchema(PagedQuerySchema):
-    """`since` (inclusive) and `until` (exclusive) of GET /monitors/{id}/events and /results."""
+    """`since` (inclusive) and `until` (exclusive) of GET /monitors/{id}/events and /results. An `until`
+    at or before `since` is an empty range, not an error: the schema cannot state an order between two
+    parameters, and the answer (no items) is what the half-open range holds."""
 
     since = QueryDateTime(metadata={"description": "Only items at or after this time (ISO 8601; no offset: UTC)."})
-    until = QueryDateTime(metadata={"description": "Only items before this time (ISO 8601; no offset: UTC)."})
-
-    @ma.validates_schema
-    def _since_before_until(self, data, **kwargs):
-        if "since" in data and "until" in data and data["until"] <= data["since"]:
-            raise ma.ValidationError("Must be later than since.", field_name="until")
+    until = QueryDateTime(metadata={"description": (
+        "Only items before this time (ISO 8601; no offset: UTC). At or before since: an empty page.")})
 
 
 UPTIME_WINDOWS = ("24h", "7d", "30d", "90d", "365d")

@@ -8,7 +8,11 @@ re-enable forgets the counters; both, and a changed interval, make the check due
 under the row lock. Also:
 - `webhook_url` is write-only. Responses show it masked, so a client that GETs, edits and PUTs the
   document sends the masked form back: that value means "keep the stored URL". Omitted on PATCH means
-  keep; omitted on PUT (a full replace) or null means remove.
+  keep; omitted on PUT (a full replace) or null means remove. Another value ending in MASK_MARK is not
+  this monitor's webhook: 409 (it conflicts with the stored state; a POST never gets here, its schema
+  refuses the mark);
+- a PATCH whose timeout is not below the stored check_interval (or the reverse) is a 409: the patch
+  cannot be applied to the stored state (RFC 5789). A body's own pair is the schema's 422.
 """
 
 from __future__ import annotations
@@ -23,17 +27,15 @@ from healthmon.domain.status import MonitorState
 from healthmon.models import CheckResult, Monitor, StateChange
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.redact import mask_webhook_url
-from webapp.schemas import timeout_error
-
-MASK_MARK = "****"
-"""mask_webhook_url ends every masked URL with this; a stored webhook never legitimately does."""
+from webapp.schemas import MASK_MARK, timeout_error
 
 MAX_ID = 2**31 - 1
 """Monitor ids are 32-bit integers; a larger path id can only be unknown (and must not reach PostgreSQL)."""
 
 
 class FieldProblem(Exception):
-    """A request field is unacceptable. `status` is 400 (address refused) or 422 (invalid value)."""
+    """A request field is unacceptable. `status` is 400 (address refused), 409 (conflicts with the stored
+    monitor) or 422 (invalid value)."""
 
     def __init__(self, status: int, field: str, reason: str):
         super().__init__(f"{field}: {reason}")
@@ -101,13 +103,20 @@ def _reject_masked(value: str | None) -> None:
 
 
 def resolve_webhook(current: Monitor | None, data: dict) -> dict:
-    """A copy of `data` where a webhook_url equal to the current masked value is dropped (= keep)."""
+    """A copy of `data` where a webhook_url equal to the current masked value is dropped (= keep).
+    Raises FieldProblem(409) for another masked value: it is not `current`'s webhook (or it has none)."""
     out = dict(data)
     keeps = current is not None and current.webhook_url and "webhook_url" in out
     if keeps and out["webhook_url"] == mask_webhook_url(current.webhook_url):
         del out["webhook_url"]
         return out
-    _reject_masked(out.get("webhook_url"))
+    value = out.get("webhook_url")
+    if value and value.endswith(MASK_MARK):
+        raise FieldProblem(
+            409, "webhook_url",
+            "is a masked value that is not this monitor's webhook (it changed, or there is none); send the "
+            "full URL, the current masked value to keep it, or null",
+        )
     return out
 
 
@@ -162,8 +171,9 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
 def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = None) -> Monitor | None:
     """Apply `changes` (already validated and passed through resolve_webhook) under a row lock.
 
-    Returns the updated monitor, or None if it does not exist. Raises FieldProblem(422) when the merged
-    timeout is not below the merged check_interval; nothing is written then.
+    Returns the updated monitor, or None if it does not exist. Raises FieldProblem(409) when the merged
+    timeout is not below the merged check_interval (one of them is the stored value: the schema has
+    checked a pair sent together); nothing is written then.
     """
     now = now or utcnow()
     with database.atomic():
@@ -174,7 +184,9 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
         interval = changes.get("check_interval", monitor.check_interval)
         message = timeout_error(timeout, interval)
         if message:
-            raise FieldProblem(422, "timeout" if "timeout" in changes else "check_interval", message)
+            field = "timeout" if "timeout" in changes else "check_interval"
+            stored = "check_interval" if field == "timeout" else "timeout"
+            raise FieldProblem(409, field, f"{message} ({stored} is the stored value; send both to change both)")
 
         changed = {k for k, v in changes.items() if getattr(monitor, k) != v}
         was_enabled, old_status = monitor.enabled, monitor.status

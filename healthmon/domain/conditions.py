@@ -22,6 +22,8 @@ MAX_VALUE_CHARS = 1000
 """Longest string an assertion compares with or searches for."""
 MAX_PATTERN_CHARS = 500
 """Longest regular expression."""
+MAX_PATH_CHARS = 500
+"""Longest JSON path."""
 REGEX_MAX_MEM = 1 << 20
 """RE2's memory budget per compiled pattern (bytes): a pattern whose automaton needs more is refused."""
 
@@ -88,8 +90,9 @@ def status_item_json(r: StatusRange) -> int | str:
 def parse_json_path(text: str) -> tuple[str | int, ...]:
     """`$.data.items[0]["a key"]` -> ("data", "items", 0, "a key"). Raises ValueError naming the position
     where it stops making sense."""
-    if not isinstance(text, str) or not text.startswith("$"):
-        raise ValueError("a JSON path starts with $ (such as $.status or $.items[0].name)")
+    if not isinstance(text, str) or not text.startswith("$") or len(text) > MAX_PATH_CHARS:
+        raise ValueError(f"a JSON path starts with $ (such as $.status or $.items[0].name) and has at most "
+                         f"{MAX_PATH_CHARS} characters")
     steps: list[str | int] = []
     pos = 1
     while pos < len(text):
@@ -113,7 +116,7 @@ def compile_pattern(pattern: str):
     options.log_errors = False  # RE2 would print each refused pattern on stderr
     options.max_mem = REGEX_MAX_MEM
     try:
-        return re2.compile(pattern.encode("utf-8"), options)
+        return re2.compile(pattern.encode("utf-8", "surrogatepass"), options)
     except re2.error as exc:
         detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise ValueError(f"not a usable regular expression ({detail}); backreferences and lookarounds are "
@@ -128,6 +131,13 @@ def parse_assertion(raw: dict) -> Assertion:
     ops = {"body": BODY_OPS, "json": JSON_OPS, "header": HEADER_OPS}[target]
     if op not in ops:
         raise ValueError(f"op of a {target} assertion must be one of {', '.join(ops)}")
+    allowed = {"target", "op", "value", *(("path",) if target == "json" else ()),
+               *(("name",) if target == "header" else ())}
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise ValueError(f"a {target} assertion has no field {extra[0]!r}")
+    if op not in NO_VALUE_OPS and "value" not in raw:
+        raise ValueError(f"{op} needs a value")
     value = raw.get("value")
     if op in NO_VALUE_OPS:
         value = None
@@ -150,12 +160,15 @@ def parse_assertion(raw: dict) -> Assertion:
     path: tuple[str | int, ...] = ()
     path_text, name = "", ""
     if target == "json":
-        path_text = raw.get("path") or ""
+        path_text = raw.get("path")
+        if not isinstance(path_text, str):
+            raise ValueError("a json assertion needs a path (a string such as $.status)")
         path = parse_json_path(path_text)
     if target == "header":
-        name = (raw.get("name") or "").strip().lower()
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9a-z-]{1,100}", name):
+        name = raw.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}", name):
             raise ValueError("name must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)")
+        name = name.lower()
     return Assertion(target, op, value, path, path_text, name)
 
 

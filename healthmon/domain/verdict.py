@@ -135,7 +135,7 @@ def _body(a: Assertion, body: bytes) -> Condition:
     if a.op == "matches":
         ok = compile_pattern(a.value).search(body) is not None
         return Condition(ok, f"body {'matches' if ok else 'does not match'} /{a.value}/")
-    found = a.value.encode("utf-8") in body
+    found = a.value.encode("utf-8", "surrogatepass") in body  # a lone surrogate is in no UTF-8 body
     if a.op == "contains":
         return Condition(found, f"body {'contains' if found else 'does not contain'} {_show(a.value)}")
     return Condition(not found, f"body {'contains' if found else 'does not contain'} {_show(a.value)}")

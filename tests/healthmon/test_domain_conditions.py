@@ -175,3 +175,20 @@ def test_a_spec_captures_only_what_its_assertions_read():
     assert captures(()) == {"capture_headers": False, "capture_body": False}
     assert captures((header,)) == {"capture_headers": True, "capture_body": False}
     assert captures((header, body)) == {"capture_headers": True, "capture_body": True}
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"target": "header", "name": [None, None], "op": "equals", "value": "0"}, "HTTP header name"),
+    ({"target": "json", "path": ["$"], "op": "exists"}, "needs a path"),
+    ({"target": "json", "path": "$.a", "op": "equals"}, "equals needs a value"),
+    ({"target": "body", "op": "contains", "value": "x", "path": "$"}, "a body assertion has no field 'path'"),
+    ({"target": "json", "path": "$", "op": "exists", "name": "x"}, "a json assertion has no field 'name'"),
+])
+def test_an_assertion_the_document_does_not_allow_is_refused_not_guessed(raw, message):
+    with pytest.raises(ValueError, match=message):
+        parse_assertion(raw)
+
+
+def test_json_null_is_a_value_to_compare_with():
+    assert parse_assertion({"target": "json", "path": "$.a", "op": "equals", "value": None}).value is None
+    assert verdict_of({"target": "json", "path": '$["a key"]', "op": "equals", "value": None}).ok

@@ -56,11 +56,11 @@ def test_patching_the_masked_value_back_keeps_the_webhook(api):
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
-def test_a_masked_value_that_is_not_this_monitors_is_refused(api, method):
+def test_a_masked_value_that_is_not_this_monitors_is_a_conflict(api, method):
     created = api.post("/monitors", json=STEP10).get_json()
     body = {**STEP10, "webhook_url": "https://hooks.slack.com/other****"}
     response = api.open(method, f"/monitors/{created['id']}", json=body)
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert "masked" in response.get_json()["errors"]["json"]["webhook_url"][0]
     assert _stored_webhook(created["id"]) == STEP10["webhook_url"]
 

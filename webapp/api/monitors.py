@@ -27,6 +27,7 @@ from webapp.schemas import (
     MonitorCreateSchema,
     MonitorPatchSchema,
     MonitorQuerySchema,
+    MonitorReplaceSchema,
     MonitorSchema,
     StateChangeSchema,
     TimeRangeQuerySchema,
@@ -42,8 +43,8 @@ HISTORY_MAX_PAGE_SIZE = 500
 
 DESCRIPTION = (
     "HTTP(S) endpoints to check. Requires `Authorization: Bearer <key>`; writes need a read-write key "
-    "(hmw_...). `webhook_url` is write-only: responses mask it, and a PUT that sends the masked value back "
-    "keeps the stored URL. Lists are JSON arrays; pagination metadata is in the X-Pagination header."
+    "(hmw_...). `webhook_url` is write-only: responses mask it, and a PUT or PATCH that sends the masked value "
+    "back keeps the stored URL. Lists are JSON arrays; pagination metadata is in the X-Pagination header."
 )
 
 ERROR_DESCRIPTIONS = {
@@ -51,6 +52,8 @@ ERROR_DESCRIPTIONS = {
     401: "Missing, invalid or revoked API key.",
     403: "The API key is read-only.",
     404: "No monitor with this id.",
+    409: "Conflicts with the stored monitor: a webhook_url ending in **** that is not this monitor's masked "
+         "webhook, or (PATCH) a timeout not below the stored check_interval, or the reverse.",
     413: f"The body is over the limit ({defaults.MAX_BULK_REQUEST_BYTES} bytes for a bulk create).",
 }
 
@@ -85,6 +88,7 @@ def create_blueprint(settings: Settings) -> Blueprint:
     blp.before_request(require_json_body)
     guard = AddressGuard(settings.allowed_private_cidrs)
     create_schema = MonitorCreateSchema(min_check_interval=settings.min_check_interval)
+    replace_schema = MonitorReplaceSchema(min_check_interval=settings.min_check_interval)
     patch_schema = MonitorPatchSchema(min_check_interval=settings.min_check_interval)
     bulk_schema = MonitorBulkCreateSchema(item_schema=create_schema)
 
@@ -164,8 +168,8 @@ def create_blueprint(settings: Settings) -> Blueprint:
             """Get one monitor."""
             return _existing(monitor_id)
 
-        @documents(400, 401, 403, 404)
-        @blp.arguments(create_schema)
+        @documents(400, 401, 403, 404, 409)
+        @blp.arguments(replace_schema)
         @blp.response(200, MonitorSchema)
         def put(self, data, monitor_id):
             """Replace a monitor. Omitted optional fields take their defaults (omitted webhook_url removes
@@ -173,7 +177,7 @@ def create_blueprint(settings: Settings) -> Blueprint:
             UNKNOWN and the counters to 0; changing check_interval or re-enabling checks it at once."""
             return _update(monitor_id, data)
 
-        @documents(400, 401, 403, 404)
+        @documents(400, 401, 403, 404, 409)
         @blp.arguments(patch_schema)
         @blp.response(200, MonitorSchema)
         def patch(self, data, monitor_id):
