@@ -160,7 +160,7 @@ def summary(now: dt.datetime | None = None) -> dict:
     """GET /summary: monitors by status, the ones DOWN now (since when), the worst uptimes over 24 h."""
     now = now or utcnow()
     monitors = sql.query("SELECT id, name, status, enabled, status_changed_at FROM monitors ORDER BY id")
-    counts = {"total": len(monitors), "up": 0, "down": 0, "unknown": 0, "disabled": 0}
+    counts = {"total": len(monitors), "up": 0, "degraded": 0, "down": 0, "unknown": 0, "disabled": 0}
     down_now = []
     names = {}
     for monitor_id, name, status, enabled, changed in monitors:

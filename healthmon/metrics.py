@@ -8,7 +8,8 @@ yet, read in one statement, so one snapshot on both engines (a result moving fro
 never counted twice or missed).
 
 Series (labels `monitor_id`, `name` per monitor):
-- healthmon_monitor_up: 1 UP, 0 DOWN (enabled monitors whose state is decided; UNKNOWN has no sample)
+- healthmon_monitor_up: 1 UP or DEGRADED (answering, if slowly), 0 DOWN (enabled monitors whose state is
+  decided; UNKNOWN has no sample)
 - healthmon_monitor_latency_seconds: the last check's latency
 - healthmon_monitor_checks_total{outcome="ok"|"failed"}: checks recorded, ever (counter)
 - healthmon_monitors{status}: enabled monitors by status; healthmon_monitors_disabled
@@ -29,7 +30,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from healthmon import rollups, sql
 from healthmon.db import database, utcnow
-from healthmon.domain.status import DOWN, STATUSES, UP
+from healthmon.domain.status import ANSWERING, DOWN, STATUSES
 from healthmon.stats import pipeline_stats
 
 
@@ -53,7 +54,7 @@ class DatabaseCollector(Collector):
     def _families(self, now: dt.datetime):
         monitors = sql.query("SELECT id, name, status, enabled, last_latency_ms FROM monitors ORDER BY id")
         names = {m[0]: m[1] for m in monitors}
-        up = GaugeMetricFamily("healthmon_monitor_up", "1 while the monitor is UP, 0 while DOWN.",
+        up = GaugeMetricFamily("healthmon_monitor_up", "1 while the monitor is UP or DEGRADED, 0 while DOWN.",
                                labels=["monitor_id", "name"])
         latency = GaugeMetricFamily("healthmon_monitor_latency_seconds", "Latency of the monitor's last check.",
                                     labels=["monitor_id", "name"])
@@ -65,8 +66,8 @@ class DatabaseCollector(Collector):
                 continue
             by_status[status] = by_status.get(status, 0) + 1
             labels = [str(monitor_id), name]
-            if status in (UP, DOWN):
-                up.add_metric(labels, 1.0 if status == UP else 0.0)
+            if status in (*ANSWERING, DOWN):
+                up.add_metric(labels, 1.0 if status in ANSWERING else 0.0)
             if last_latency is not None:
                 latency.add_metric(labels, float(last_latency) / 1000.0)
         yield up

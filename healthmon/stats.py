@@ -16,7 +16,7 @@ import datetime as dt
 
 from healthmon import sql
 from healthmon.db import is_postgres, utcnow
-from healthmon.domain.status import DOWN, UNKNOWN, UP
+from healthmon.domain.status import DEGRADED, DOWN, UNKNOWN, UP
 
 OVERDUE_GRACE = dt.timedelta(seconds=5)
 """A due monitor not claimed this long after its slot means the scheduler is behind (it ticks every 1 s)."""
@@ -63,7 +63,8 @@ def pipeline_stats(queue_backend: str, now: dt.datetime | None = None) -> dict:
         "overloaded": bool(behind or overdue),
         "monitors": {
             "total": int(total or 0), "enabled": int(enabled or 0),
-            "up": int(by_status.get(UP, 0)), "down": int(by_status.get(DOWN, 0)),
+            "up": int(by_status.get(UP, 0)), "degraded": int(by_status.get(DEGRADED, 0)),
+            "down": int(by_status.get(DOWN, 0)),
             "unknown": int(by_status.get(UNKNOWN, 0)),
         },
         "schedule": {

@@ -72,7 +72,7 @@ class StatusCodeItem(fields.Field):
         try:
             return c.status_item_json(c.parse_status_item(value))
         except ValueError as exc:
-            raise ma.ValidationError(str(exc)) from None
+            raise ma.ValidationError(_sentence(str(exc))) from None
 
 
 class AssertionItem(fields.Field):
@@ -83,8 +83,12 @@ class AssertionItem(fields.Field):
             raise ma.ValidationError("Must be an object with target and op.")
         try:
             return c.assertion_json(c.parse_assertion(value))
-        except ValueError as exc:
-            raise ma.ValidationError(str(exc)[:1].upper() + str(exc)[1:] + ".") from None
+        except c.AssertionProblem as problem:  # named under the item: assertions.0.path
+            raise ma.ValidationError({problem.key: [_sentence(str(problem))]}) from None
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def check_field_specs(opt, doc) -> dict[str, fields.Field]:

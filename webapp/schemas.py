@@ -425,6 +425,7 @@ class StatsMonitorsSchema(ma.Schema):
     total = fields.Integer(required=True, metadata={"description": "Monitors stored."})
     enabled = fields.Integer(required=True)
     up = fields.Integer(required=True, metadata={"description": "Enabled monitors UP."})
+    degraded = fields.Integer(required=True, metadata={"description": "Enabled monitors DEGRADED (up but slow)."})
     down = fields.Integer(required=True, metadata={"description": "Enabled monitors DOWN."})
     unknown = fields.Integer(required=True, metadata={"description": "Enabled monitors not decided yet."})
 
@@ -559,7 +560,7 @@ class IncidentSchema(ma.Schema):
 
 
 SummaryMonitorsSchema = ma.Schema.from_dict(
-    {name: fields.Integer(required=True) for name in ("total", "up", "down", "unknown", "disabled")},
+    {name: fields.Integer(required=True) for name in ("total", "up", "degraded", "down", "unknown", "disabled")},
     name="SummaryMonitorsSchema")
 
 

@@ -43,12 +43,12 @@ CSS = """
 color:var(--fg);background:var(--bg)}main{max-width:1100px;margin:0 auto;padding:16px}
 h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin:1.2em 0 .5em}a{color:inherit}
 .banner{padding:12px 16px;border-radius:8px;color:#fff;font-weight:600;background:var(--up)}
-.banner.bad{background:var(--down)}.mute{color:var(--mute);font-size:.9em}
+.banner.bad{background:var(--down)}.banner.slow{background:var(--warn)}.mute{color:var(--mute);font-size:.9em}
 .mon{display:grid;grid-template-columns:minmax(180px,1.3fr) 8em 8em 2fr 6em;gap:4px 14px;align-items:center;
 background:#fff;border-radius:8px;padding:10px 14px;margin:6px 0}
 .name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .dot{display:inline-block;width:.75em;height:.75em;border-radius:50%;margin-right:.4em;background:var(--none)}
-.UP{background:var(--up)}.DOWN{background:var(--down)}.UNKNOWN{background:var(--none)}
+.UP{background:var(--up)}.DEGRADED{background:var(--warn)}.DOWN{background:var(--down)}.UNKNOWN{background:var(--none)}
 svg.bar{width:100%;height:26px;display:block}svg rect.u{fill:var(--up)}svg rect.d{fill:var(--down)}
 svg rect.w{fill:var(--warn)}svg rect.n{fill:var(--none)}.num{font-variant-numeric:tabular-nums}
 table{border-collapse:collapse;width:100%;background:#fff;border-radius:8px}
@@ -301,8 +301,11 @@ def render_overview(now: dt.datetime | None = None) -> Response:
                       + open_incidents[FIRST_ERRORS_RESOLVED:])
     enabled = [m for m in monitors if m[4]]
     down = sum(1 for m in enabled if m[3] == "DOWN")
-    banner = ('<div class="banner">All systems operational</div>' if not down else
-              f'<div class="banner bad">{down} of {len(enabled)} monitor{"s" if len(enabled) != 1 else ""} down</div>')
+    slow = sum(1 for m in enabled if m[3] == "DEGRADED")
+    of = f'of {len(enabled)} monitor{"s" if len(enabled) != 1 else ""}'
+    banner = (f'<div class="banner bad">{down} {of} down</div>' if down else
+              f'<div class="banner slow">{slow} {of} degraded (up but slow)</div>' if slow else
+              '<div class="banner">All systems operational</div>')
     parts = [f"<h1>Status</h1>{banner}",
              f'<p class="mute">{len(enabled)} monitors · updated {now:%Y-%m-%d %H:%M:%S} UTC · refreshes every '
              f"{REFRESH_S} s</p>"]

@@ -123,51 +123,65 @@ def compile_pattern(pattern: str):
                          "not supported") from None
 
 
+class AssertionProblem(ValueError):
+    """A bad assertion: `key` names the field at fault (target, op, value, path, name, or an unknown one)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
 def parse_assertion(raw: dict) -> Assertion:
-    """The API's JSON form of one assertion -> Assertion. Raises ValueError (message for a 422)."""
+    """The API's JSON form of one assertion -> Assertion. Raises AssertionProblem naming the bad key."""
     target, op = raw.get("target"), raw.get("op")
     if target not in TARGETS:
-        raise ValueError(f"target must be one of {', '.join(TARGETS)}")
+        raise AssertionProblem("target", f"target must be one of {', '.join(TARGETS)}")
     ops = {"body": BODY_OPS, "json": JSON_OPS, "header": HEADER_OPS}[target]
     if op not in ops:
-        raise ValueError(f"op of a {target} assertion must be one of {', '.join(ops)}")
+        raise AssertionProblem("op", f"op of a {target} assertion must be one of {', '.join(ops)}")
     allowed = {"target", "op", "value", *(("path",) if target == "json" else ()),
                *(("name",) if target == "header" else ())}
     extra = sorted(set(raw) - allowed)
     if extra:
-        raise ValueError(f"a {target} assertion has no field {extra[0]!r}")
+        raise AssertionProblem(extra[0], f"a {target} assertion has no field {extra[0]!r}")
     if op not in NO_VALUE_OPS and "value" not in raw:
-        raise ValueError(f"{op} needs a value")
+        raise AssertionProblem("value", f"{op} needs a value")
     value = raw.get("value")
     if op in NO_VALUE_OPS:
         value = None
     elif target == "json":
         if op in ORDER_OPS and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ValueError(f"{op} compares numbers: value must be a number")
+            raise AssertionProblem("value", f"{op} compares numbers: value must be a number")
         if op == "contains" and not isinstance(value, str):
-            raise ValueError("contains looks for a string: value must be a string")
+            raise AssertionProblem("value", "contains looks for a string: value must be a string")
         if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-            raise ValueError(f"value may have at most {MAX_VALUE_CHARS} characters")
+            raise AssertionProblem("value", f"value may have at most {MAX_VALUE_CHARS} characters")
         if isinstance(value, dict | list):
-            raise ValueError("value must be a string, number, boolean or null")
+            raise AssertionProblem("value", "value must be a string, number, boolean or null")
     else:
         if not isinstance(value, str) or not value:
-            raise ValueError(f"{op} needs a value: a non-empty string")
+            raise AssertionProblem("value", f"{op} needs a value: a non-empty string")
         if len(value) > MAX_VALUE_CHARS:
-            raise ValueError(f"value may have at most {MAX_VALUE_CHARS} characters")
+            raise AssertionProblem("value", f"value may have at most {MAX_VALUE_CHARS} characters")
         if op == "matches":
-            compile_pattern(value)
+            try:
+                compile_pattern(value)
+            except ValueError as exc:
+                raise AssertionProblem("value", str(exc)) from None
     path: tuple[str | int, ...] = ()
     path_text, name = "", ""
     if target == "json":
         path_text = raw.get("path")
         if not isinstance(path_text, str):
-            raise ValueError("a json assertion needs a path (a string such as $.status)")
-        path = parse_json_path(path_text)
+            raise AssertionProblem("path", "a json assertion needs a path (a string such as $.status)")
+        try:
+            path = parse_json_path(path_text)
+        except ValueError as exc:
+            raise AssertionProblem("path", str(exc)) from None
     if target == "header":
         name = raw.get("name")
         if not isinstance(name, str) or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}", name):
-            raise ValueError("name must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)")
+            raise AssertionProblem("name", "name must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)")
         name = name.lower()
     return Assertion(target, op, value, path, path_text, name)
 

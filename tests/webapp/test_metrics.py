@@ -50,6 +50,7 @@ def test_metrics_read_the_database(db_url):
                         last_latency_ms=120.0)
     down = Monitor.create(name="api", url="https://example.com/", check_interval=60, timeout=5, status="DOWN")
     Monitor.create(name="new", url="https://example.com/", check_interval=60, timeout=5)
+    slow = Monitor.create(name="slow", url="https://example.com/", check_interval=60, timeout=5, status="DEGRADED")
     _results(up.id, utcnow() - dt.timedelta(hours=1), 30, fail_every=10)
     for i, state in enumerate(("pending", "sent", "sent", "failed")):
         AlertOutbox.create(event_id=i, monitor_id=up.id, webhook_url="https://example.com/h", webhook_format="json",
@@ -60,6 +61,8 @@ def test_metrics_read_the_database(db_url):
     samples = scrape(_app(db_url).test_client())
     assert samples[("healthmon_monitor_up", (("monitor_id", str(up.id)), ("name", "shop")))] == 1
     assert samples[("healthmon_monitor_up", (("monitor_id", str(down.id)), ("name", "api")))] == 0
+    assert samples[("healthmon_monitor_up", (("monitor_id", str(slow.id)), ("name", "slow")))] == 1  # up, slowly
+    assert samples[("healthmon_monitors", (("status", "DEGRADED"),))] == 1
     assert not any(k[0] == "healthmon_monitor_up" and ("name", "new") in k[1] for k in samples)  # UNKNOWN
     assert samples[("healthmon_monitor_latency_seconds", (("monitor_id", str(up.id)), ("name", "shop")))] == 0.12
     assert _checks(samples, up.id, "shop") == (27, 3)

@@ -104,6 +104,19 @@ def test_the_overview_runs_a_fixed_number_of_queries(db_url, history, monkeypatc
     assert len(counted) == few <= 15, counted
 
 
+def test_a_degraded_monitor_turns_the_banner_amber_and_a_down_one_red(db_url):
+    client = _app(db_url).test_client()
+    Monitor.create(name="slow", url="https://example.com/", check_interval=60, timeout=5, status="DEGRADED")
+    Monitor.create(name="fine", url="https://example.com/", check_interval=60, timeout=5, status="UP")
+    database.close()
+    html = client.get("/status").get_data(as_text=True)
+    assert '<div class="banner slow">1 of 2 monitors degraded (up but slow)</div>' in html
+    assert '<span class="dot DEGRADED" title="DEGRADED">' in html
+    Monitor.create(name="gone", url="https://example.com/", check_interval=60, timeout=5, status="DOWN")
+    database.close()
+    assert '<div class="banner bad">1 of 3 monitors down</div>' in client.get("/status").get_data(as_text=True)
+
+
 def test_an_empty_installation_renders(db_url):
     html = _app(db_url).test_client().get("/status").get_data(as_text=True)
     assert "All systems operational" in html and "No monitors yet" in html

@@ -92,12 +92,13 @@ def test_incidents_list_down_periods_newest_first_with_their_first_error(api):
 def test_summary_counts_statuses_and_names_the_worst(api, ro):
     now = utcnow()
     a, b = _monitor("a", "UP"), _monitor("b", "DOWN")
+    _monitor("slow", "DEGRADED")
     Monitor.create(name="off", url="https://example.com/", check_interval=60, timeout=5, enabled=False)
     _results(a, now, 30)
     _results(b, now, 30, fail_every=2)
     database.close()
     body = ro.get("/summary").get_json()
-    assert body["monitors"] == {"total": 3, "up": 1, "down": 1, "unknown": 0, "disabled": 1}
+    assert body["monitors"] == {"total": 4, "up": 1, "degraded": 1, "down": 1, "unknown": 0, "disabled": 1}
     assert [d["name"] for d in body["down_now"]] == ["b"] and body["down_now"][0]["down_for_seconds"] >= 1700
     assert [(w["name"], w["uptime_percent"]) for w in body["worst_uptime_24h"]] == [("b", 50.0), ("a", 100.0)]
 
