@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--queue-latency-ms", type=float, default=0.0)
     parser.add_argument("--target-delay-ms", type=float, default=0.0)
     parser.add_argument("--queue-threads", action="store_true")
+    parser.add_argument("--assertions", action="store_true",
+                        help="give every monitor two assertions (body contains, header present): their cost")
     parser.add_argument("--smoke", action="store_true", help="a few seconds: 100 jobs (CI)")
     args = parser.parse_args()
     if args.smoke:
@@ -104,8 +106,10 @@ def main() -> None:
     settings = make_settings(database_url=url)
     path = f"/slow-headers/{args.target_delay_ms / 1000}" if args.target_delay_ms else "/"
     with target_process() as base:
+        assertions = [{"target": "body", "op": "contains", "value": "ok"},
+                      {"target": "header", "name": "content-length", "op": "exists"}] if args.assertions else None
         Monitor.insert_many([{"name": f"m{i}", "url": f"{base}{path}?m={i}", "check_interval": 60,
-                              "timeout": 5} for i in range(args.jobs)]).execute()
+                              "timeout": 5, "assertions": assertions} for i in range(args.jobs)]).execute()
         slot = utcnow().replace(microsecond=0) - dt.timedelta(seconds=1)
         inner = DatabaseQueue(settings)
         inner.send_jobs([CheckJob(m.id, slot) for m in Monitor.select(Monitor.id)])
@@ -115,10 +119,10 @@ def main() -> None:
         # idle_wait: the Worker before the receiver thread (kept so before/after use the same bench).
         extra = {"idle_wait": 0} if "idle_wait" in inspect.signature(Worker).parameters else {}
         worker = Worker(settings, queue, engine, concurrency=args.concurrency, **extra)
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         while worker.stats["recorded"] < args.jobs:
             worker.step()
-        took = time.monotonic() - started
+        took, cpu = time.monotonic() - started, time.process_time() - cpu_started
         stop_started = time.monotonic()
         worker.stop()  # sends the deletes still queued; waits up to 1 s for a receiver in a long poll
         stop_took = time.monotonic() - stop_started
@@ -129,7 +133,7 @@ def main() -> None:
           f"{args.queue_latency_ms:.0f} ms, {'threads' if remote else 'inline'}, target delay "
           f"{args.target_delay_ms:.0f} ms); check latency p50 {percentile(latency, 0.5):.0f} ms, "
           f"max {max(latency):.0f} ms; stop {stop_took:.1f} s; "
-          f"left in queue {QueueMessage.select().count()}")
+          f"left in queue {QueueMessage.select().count()}; worker CPU {1e6 * cpu / args.jobs:.0f} us per check")
 
 
 if __name__ == "__main__":
