@@ -52,26 +52,28 @@ class StrictBoolean(fields.Boolean):
         raise self.make_error("invalid", input=value)
 
 
-NO_CONTROL_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
-"""Display text holds no control characters (NUL, newlines, escapes): PostgreSQL refuses NUL in text, and
-the others would break log lines and Slack messages."""
+NAME_PATTERN = r"^ *[^\u0000-\u0020\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+"""Display text: at least one character that is not a space, and no control characters (C0, DEL, C1: NUL,
+newlines, escapes): PostgreSQL refuses NUL in text, and the others would break log lines and Slack
+messages. Surrounding spaces are dropped; nothing else is changed, so what the pattern allows is stored."""
+_NAME = re.compile(NAME_PATTERN)
 
 
-class TrimmedString(fields.String):
-    """A string with surrounding whitespace removed before validation, so "  " fails a min length of 1,
-    and no control characters (NO_CONTROL_PATTERN, stated in the OpenAPI document)."""
+class DisplayName(fields.String):
+    """A name as NAME_PATTERN (stated in the OpenAPI document) allows it, stored without surrounding spaces."""
 
-    default_error_messages = {"control": "Must not contain control characters (such as NUL or a newline)."}
+    default_error_messages = {"pattern": "Must have a visible character and no control characters (such as NUL, "
+                                         "a newline or U+0085)."}
 
     def __init__(self, **kwargs):
-        metadata = {"pattern": NO_CONTROL_PATTERN, **kwargs.pop("metadata", {})}
+        metadata = {"pattern": NAME_PATTERN, **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-            raise self.make_error("control")
-        return text
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _NAME.fullmatch(text):
+            raise self.make_error("pattern")
+        return text.strip(" ")
 
 
 class HttpUrl(fields.String):
@@ -179,7 +181,7 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
         return {"metadata": {"description": text}}
 
     return {
-        "name": TrimmedString(
+        "name": DisplayName(
             required=not patch, validate=validate.Length(min=1, max=200),
             **doc("Display name (1-200 characters, surrounding spaces removed)."),
         ),

@@ -47,8 +47,9 @@ BAD_FIELDS = [
                  id="timeout-above-interval"),
     pytest.param({"timeout": 0}, "timeout", "greater than or equal", id="timeout-zero"),
     pytest.param({"timeout": 31}, "timeout", "greater than or equal", id="timeout-above-30"),
-    pytest.param({"name": ""}, "name", "Length must be between 1 and 200", id="empty-name"),
-    pytest.param({"name": "   "}, "name", "Length must be between 1 and 200", id="blank-name"),
+    pytest.param({"name": ""}, "name", "Must have a visible character", id="empty-name"),
+    pytest.param({"name": "   "}, "name", "Must have a visible character", id="blank-name"),
+    pytest.param({"name": "x" * 201}, "name", "Length must be between 1 and 200", id="long-name"),
     pytest.param({"name": "x" * 201}, "name", "Length must be between 1 and 200", id="name-201-chars"),
     pytest.param({"fail_threshold": 0}, "fail_threshold", "greater than or equal", id="fail-threshold-zero"),
     pytest.param({"success_threshold": 11}, "success_threshold", "greater than or equal", id="success-threshold-11"),
@@ -182,12 +183,19 @@ def test_a_small_chunked_body_is_accepted(api):
     assert response.status_code == 201, response.get_json()
 
 
-@pytest.mark.parametrize("name", ["bad\x00name", "two\nlines", "esc\x1b[31m"])
+@pytest.mark.parametrize("name", ["bad\x00name", "two\nlines", "esc\x1b[31m", "\x85", "c1\x9bcontrol"])
 def test_a_name_with_control_characters_is_refused_naming_the_field(api, name):
     response = api.post("/monitors", json={"name": name, "url": "https://example.com/"})
     assert response.status_code == 422
     assert response.get_json()["errors"]["json"]["name"] == [
-        "Must not contain control characters (such as NUL or a newline)."]
+        "Must have a visible character and no control characters (such as NUL, a newline or U+0085)."]
     bulk = api.post("/monitors/bulk", json={"monitors": [{"name": name, "url": "https://example.com/"}]})
     assert bulk.status_code == 422 and "monitors.0.name" in bulk.get_json()["errors"]["json"]
     assert api.get("/monitors").get_json() == []
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("  Shop  ", "Shop"), ("\u3000wide\u3000", "\u3000wide\u3000"),
+                                              ("Zürich API", "Zürich API")])
+def test_a_name_is_stored_as_sent_but_for_surrounding_spaces(api, sent, stored):
+    response = api.post("/monitors", json={"name": sent, "url": "https://example.com/"})
+    assert response.status_code == 201 and response.get_json()["name"] == stored
