@@ -10,6 +10,7 @@ This thread owns the engine (libcurl) and the database connection that records r
 
 Message life cycle (at-least-once, nothing lost):
 - malformed body -> deleted (it can never succeed; redelivering it would only feed the dead-letter queue);
+- a slot more than FUTURE_SLOT_TOLERANCE_S ahead of this checker's clock -> deleted with a warning;
 - `record.load_specs()` (one query per received batch) returns None (monitor deleted/disabled, other
   generation, slot already recorded) -> deleted: the job is moot;
 - a job received more than `Settings.pending_expiry_seconds` after its slot (5 minutes by default) is not
@@ -61,6 +62,12 @@ write lock (SQLite) or the monitors' row locks (PostgreSQL) longer; 200 rows com
 RECORD_MAX_DELAY = 0.2
 """Longest a finished check waits in the buffer before it is committed: the delay this adds to a state
 change and its alert. Also flushed at once whenever the worker is idle."""
+
+FUTURE_SLOT_TOLERANCE_S = 120
+"""A job whose slot is further ahead of this checker's clock is dropped with a warning, not checked. Clocks
+of NTP-synced hosts differ by well under a second; a job minutes ahead comes from a badly wrong scheduler
+clock or a forged message, and recording it would move the monitor's last_slot ahead, so every real job up
+to that time would be dropped as stale and the monitor silently unchecked."""
 
 RECORD_RETRY_SECONDS = 1.0
 RECORD_RETRY_MAX = OUTAGE_BACKOFF_MAX
@@ -214,6 +221,13 @@ class Worker:
         now = utcnow()
         for received, spec in zip(jobs, plans, strict=True):
             job = received.job
+            ahead = (job.slot - now).total_seconds()
+            if ahead > FUTURE_SLOT_TOLERANCE_S:
+                self.stats["dropped"] += 1
+                log.warning("[CHECKER] monitor=%d slot=%s dropped: %.0f s ahead of this checker's clock (a wrong "
+                            "scheduler clock, or a forged job)", job.monitor_id, job.slot.isoformat(), ahead)
+                self._done(received, delete=True)
+                continue
             if spec is None:
                 self.stats["dropped"] += 1
                 # INFO, not DEBUG: rare in normal running (a monitor deleted, paused or edited with a job queued,
