@@ -39,7 +39,7 @@ import peewee as pw
 
 from checker import webhook_client
 from checker.alerts import format_time
-from checker.webhook_answers import Verdict, judge_response
+from checker.webhook_answers import Answer, judge_response
 from healthmon.db import database, for_update, is_postgres, utcnow
 from healthmon.models import AlertOutbox, Monitor
 from healthmon.netguard import AddressGuard
@@ -176,33 +176,33 @@ class AlertSender:
         try:
             response = self.post(claim.webhook_url, claim.payload.encode("utf-8"), headers, self.timeout, self.guard,
                                  **extra)
-            verdict = judge_response(response, self.clock())
+            answer = judge_response(response, self.clock())
         except webhook_client.TransportError as exc:
-            verdict = Verdict(False, exc.kind == "blocked_address", None,
+            answer = Answer(False, exc.kind == "blocked_address", None,
                               f"webhook {exc.kind}: {redact_text(exc.message)[:200]}")
         except Exception as exc:  # noqa: BLE001 - an unexpected client bug must not wedge the row
-            verdict = Verdict(False, False, None, f"webhook request failed ({exc.__class__.__name__})")
-        self._finish(claim, verdict)
+            answer = Answer(False, False, None, f"webhook request failed ({exc.__class__.__name__})")
+        self._finish(claim, answer)
 
-    def _finish(self, claim: _Claim, verdict: Verdict) -> None:
+    def _finish(self, claim: _Claim, answer: Answer) -> None:
         now = self.clock()
         who = f"monitor={claim.monitor_id} event={claim.event_id} webhook={mask_webhook_url(claim.webhook_url)}"
-        if verdict.ok:
+        if answer.ok:
             updated = self._record_sent(claim, who)
-            log.info("[WEBHOOK] sent status=%d %s attempt=%d", verdict.status, who, claim.attempts)
+            log.info("[WEBHOOK] sent status=%d %s attempt=%d", answer.status, who, claim.attempts)
             if updated != 1:
                 log.warning("[WEBHOOK] %s: lease expired before the send was recorded; it may be sent again", who)
             return
 
-        retry_at = None if verdict.permanent else self._retry_time(claim, verdict, now)
+        retry_at = None if answer.permanent else self._retry_time(claim, answer, now)
         when = format_time(now)
         if retry_at is None:
-            text = f"{verdict.error} at {when}; gave up after {claim.attempts} attempt(s)"
+            text = f"{answer.error} at {when}; gave up after {claim.attempts} attempt(s)"
             values = {"state": FAILED, "locked_until": None, "last_error": text}
         else:
-            text = f"{verdict.error} at {when}; retrying at {format_time(retry_at)}"
+            text = f"{answer.error} at {when}; retrying at {format_time(retry_at)}"
             values = {"next_attempt_at": retry_at, "locked_until": None, "last_error": text}
-        if verdict.status == 429:
+        if answer.status == 429:
             values["rate_limited"] = AlertOutbox.rate_limited + 1
         with database.atomic():
             updated = AlertOutbox.update(values).where(_ours(claim)).execute()
@@ -210,11 +210,11 @@ class AlertSender:
                 Monitor.update(last_alert_error=text).where(Monitor.id == claim.monitor_id).execute()
         if updated != 1:
             log.warning("[WEBHOOK] failed %s attempt=%d: %s; lease lost, outcome not recorded", who,
-                        claim.attempts, verdict.error)
+                        claim.attempts, answer.error)
         elif retry_at is None:
-            log.error("[WEBHOOK] gave up %s attempt=%d: %s", who, claim.attempts, verdict.error)
+            log.error("[WEBHOOK] gave up %s attempt=%d: %s", who, claim.attempts, answer.error)
         else:
-            log.warning("[WEBHOOK] failed %s attempt=%d: %s; retry in %.1fs", who, claim.attempts, verdict.error,
+            log.warning("[WEBHOOK] failed %s attempt=%d: %s; retry in %.1fs", who, claim.attempts, answer.error,
                         (retry_at - now).total_seconds())
 
     def _record_sent(self, claim: _Claim, who: str) -> int:
@@ -254,17 +254,17 @@ class AlertSender:
                  .where((Monitor.id == claim.monitor_id) & Monitor.last_alert_error.is_null(False)).execute())
         return updated
 
-    def _retry_time(self, claim: _Claim, verdict: Verdict, now: dt.datetime) -> dt.datetime | None:
+    def _retry_time(self, claim: _Claim, answer: Answer, now: dt.datetime) -> dt.datetime | None:
         """When to try again, or None to give up (too many attempts, too old, or Retry-After past MAX_AGE).
         Never sooner than MIN_SEND_INTERVAL, whatever Retry-After says."""
-        if verdict.status == 429:
+        if answer.status == 429:
             count = claim.rate_limited + 1
             if count >= MAX_RATE_LIMITED:
                 return None
             floor = MIN_SEND_INTERVAL.total_seconds()
-            honoured = verdict.retry_after is not None and verdict.retry_after >= floor
+            honoured = answer.retry_after is not None and answer.retry_after >= floor
             # Retry-After: 0, a tiny value or a past date would have us hammer the receiver: back off instead.
-            delay = verdict.retry_after if honoured else self._backoff(count)
+            delay = answer.retry_after if honoured else self._backoff(count)
         else:
             failures = claim.attempts - claim.rate_limited  # lost leases count too: the POST may have happened
             if failures >= MAX_ATTEMPTS:

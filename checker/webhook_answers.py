@@ -30,7 +30,7 @@ an error page, an echo of the request, anything the receiver likes) is never sho
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Answer:
     """One answer's meaning. `error` is short and safe (no URL, no body text); `retry_after` is the
     receiver's Retry-After in seconds (429 only, None when absent or unreadable)."""
 
@@ -41,21 +41,21 @@ class Verdict:
     retry_after: float | None = None
 
 
-def judge_response(response: HttpResponse, now: dt.datetime) -> Verdict:
+def judge_response(response: HttpResponse, now: dt.datetime) -> Answer:
     """2xx is sent; 5xx, 408, 425 and 429 are "later"; any other status, or a permanent Slack code, is final."""
     status = response.status
     if 200 <= status < 300:
-        return Verdict(True, False, status, "")
+        return Answer(True, False, status, "")
     token = error_token(response.body) if 400 <= status < 500 else None
     error = f"webhook returned {status}" + (f" ({token})" if token else "")
     if status == 429:
         wait = parse_retry_after(response.headers.get("retry-after"), now)
-        return Verdict(False, False, status, error, retry_after=wait)
+        return Answer(False, False, status, error, retry_after=wait)
     if token in SLACK_PERMANENT_ERRORS:
-        return Verdict(False, True, status, error)
+        return Answer(False, True, status, error)
     if status >= 500 or status in RETRYABLE_4XX:
-        return Verdict(False, False, status, error)
-    return Verdict(False, True, status, error)
+        return Answer(False, False, status, error)
+    return Answer(False, True, status, error)
 
 
 def error_token(body: bytes) -> str | None:
