@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from healthmon import defaults
+from healthmon.domain.request import RequestOptions
 
 ERROR_KINDS = (
     "timeout",  # the whole-check deadline passed
@@ -34,6 +35,9 @@ class CheckSpec:
     `capture_headers` / `capture_body` ask the engine to keep the response headers / the body (up to
     `max_body_bytes`) in the Observation, for conditions that read them; off, nothing is kept and a check
     costs no more than a status check.
+
+    `request` holds the monitor's request options (method, headers, body, auth, redirects, TLS, User-Agent;
+    healthmon.domain.request); None is a plain GET with the engine's defaults.
     """
 
     url: str
@@ -43,6 +47,7 @@ class CheckSpec:
     max_body_bytes: int = defaults.DEFAULT_MAX_BODY_BYTES
     capture_headers: bool = False
     capture_body: bool = False
+    request: RequestOptions | None = None
 
 
 @dataclass(frozen=True)
