@@ -17,6 +17,7 @@ executemany (healthmon/sql.py); the rare ones (state changes, alerts) stay ORM c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from checker import alerts
 from healthmon import defaults, history, sql
 from healthmon.db import database, is_postgres, utcnow
 from healthmon.domain.check import CheckSpec
+from healthmon.domain.request import request_options
 from healthmon.domain.status import DOWN, UP, MonitorState, Transition, next_state
 from healthmon.domain.verdict import Verdict
 from healthmon.models import AlertOutbox, StateChange
@@ -71,7 +73,8 @@ def _drop_reason(monitor, job: CheckJob) -> str | None:
     return None
 
 
-_SPEC_COLUMNS = "id, enabled, generation, last_slot, url, timeout, expected_status_code"
+_SPEC_COLUMNS = ("id, enabled, generation, last_slot, url, timeout, expected_status_code, "
+                 "method, headers, body, auth, follow_redirects, verify_tls, user_agent")
 
 
 def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | None]:
@@ -91,8 +94,12 @@ def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | Non
         if _drop_reason(view, job) is not None:
             out.append(None)
             continue
+        headers, auth = row[8], row[10]
+        request = request_options(row[7], json.loads(headers) if headers else None, row[9],
+                                  json.loads(auth) if auth else None, row[11], row[12], row[13])
         out.append(CheckSpec(url=row[4], timeout=float(row[5]), expected_status_code=row[6],
-                             max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes))
+                             max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes,
+                             request=request))
     return out
 
 

@@ -6,6 +6,8 @@ reference deployment guide names the `monitors` table.
 
 from __future__ import annotations
 
+import json
+
 import peewee as pw
 
 from healthmon.db import database, utcnow
@@ -15,6 +17,36 @@ class BaseModel(pw.Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+class JsonField(pw.TextField):
+    """A JSON object in a text column (the same on SQLite and PostgreSQL). An empty value is stored as NULL and
+    read back as `empty()` ({} or None), so an edit that sends the empty value changes nothing."""
+
+    def __init__(self, *args, empty=lambda: None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.empty = empty
+
+    def db_value(self, value):
+        return json.dumps(value, separators=(",", ":")) if value else None
+
+    def python_value(self, value):
+        return self.empty() if value is None else json.loads(value)
+
+
+class DefaultedField:
+    """A column added to existing rows later: NULL (a row written by an older version) reads as the default."""
+
+    def python_value(self, value):
+        return self.default if value is None else super().python_value(value)
+
+
+class DefaultedCharField(DefaultedField, pw.CharField):
+    pass
+
+
+class DefaultedBooleanField(DefaultedField, pw.BooleanField):
+    pass
 
 
 class Monitor(BaseModel):
@@ -30,6 +62,15 @@ class Monitor(BaseModel):
     enabled = pw.BooleanField(default=True)
     fail_threshold = pw.IntegerField(null=True)  # None: FAIL_THRESHOLD from the environment
     success_threshold = pw.IntegerField(null=True)  # None: SUCCESS_THRESHOLD from the environment
+    # Request options (healthmon.domain.request; migration 5). `auth` and the values of secret headers are
+    # write-only: the API masks them.
+    method = DefaultedCharField(max_length=8, null=True, default="GET")
+    headers = JsonField(null=True, empty=dict)  # {name: value}, in the order given
+    body = pw.TextField(null=True)
+    auth = JsonField(null=True)  # {"type": "basic", "username", "password"} or {"type": "bearer", "token"}
+    follow_redirects = DefaultedBooleanField(null=True, default=True)
+    verify_tls = DefaultedBooleanField(null=True, default=True)
+    user_agent = pw.CharField(max_length=256, null=True)  # None: healthmon/<version>
 
     status = pw.CharField(max_length=8, default="UNKNOWN")
     consecutive_failures = pw.IntegerField(default=0)

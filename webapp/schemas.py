@@ -18,6 +18,7 @@ from marshmallow.exceptions import SCHEMA
 from healthmon import defaults
 from healthmon.domain.status import STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
+from webapp.request_schemas import RequestOptionsOutput, combination_error, request_field_specs
 
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"
 """Documented in the schema so clients (and schemathesis) know only http(s) URLs are accepted."""
@@ -184,6 +185,7 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
             allow_none=True, validate=validate.Range(min=1, max=defaults.MAX_THRESHOLD), **opt(None),
             **doc("Consecutive successes before UP; null uses SUCCESS_THRESHOLD."),
         ),
+        **request_field_specs(patch, StrictBoolean),
     }
 
 
@@ -211,6 +213,10 @@ class MonitorCreateSchema(_MonitorInput.from_dict(_field_specs(patch=False), nam
         message = timeout_error(data["timeout"], data["check_interval"])
         if message:
             raise ma.ValidationError(message, field_name="timeout")
+
+    @ma.validates_schema
+    def _request_options_agree(self, data, **kwargs):
+        combination_error(data)
 
 
 class MonitorPatchSchema(_MonitorInput.from_dict(_field_specs(patch=True), name="MonitorPatchFields")):
@@ -306,8 +312,8 @@ class MonitorQuerySchema(PagedQuerySchema):
 # ---- output -------------------------------------------------------------------------------------------
 
 
-class MonitorSchema(ma.Schema):
-    """A stored monitor as the API shows it."""
+class MonitorSchema(RequestOptionsOutput):
+    """A stored monitor as the API shows it (with its request options, secrets masked)."""
 
     id = fields.Integer(required=True)
     name = fields.String(required=True)

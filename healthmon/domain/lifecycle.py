@@ -21,8 +21,12 @@ from dataclasses import dataclass
 
 from healthmon.domain.status import UNKNOWN, MonitorState
 
-CHECK_FIELDS = ("url", "expected_status_code")
-"""Fields that define the check itself; changing one starts the monitor afresh."""
+CHECK_FIELDS = ("url", "expected_status_code",
+                "method", "headers", "body", "auth", "follow_redirects", "verify_tls")
+"""Fields that define the check itself; changing one starts the monitor afresh. The request options change
+what the target is asked (another method, body or credential can make another endpoint answer) or what
+counts as good (a 3xx observed instead of followed, a certificate no longer verified). `user_agent` does not:
+it names the checker, and a target that answers differently to it shows that through ordinary checks."""
 
 NEW = MonitorState(UNKNOWN, 0, 0)
 """The state of a monitor just created, or whose check was just changed."""

@@ -65,10 +65,10 @@ BEARER_TOKEN_PATTERN = r"^[A-Za-z0-9\-._~+/]+=*$"  # noqa: S105 - a pattern, not
 PRINTABLE_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
 """No control characters (usernames, passwords, the User-Agent)."""
 
+# Matched with fullmatch(): in Python `$` also matches before a final newline, so "value\n" would pass match().
 _TOKEN = re.compile(TOKEN_PATTERN)
 _HEADER_VALUE = re.compile(HEADER_VALUE_PATTERN)
 _BEARER_TOKEN = re.compile(BEARER_TOKEN_PATTERN)
-_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
 
 FORBIDDEN_HEADERS = {
     "host": "the check goes to the URL's host (the one the address guard and TLS check); put the host in url",
@@ -115,7 +115,7 @@ def header_name_problem(name: str) -> str | None:
     """Why `name` cannot be a monitor's request header, or None."""
     if not name or len(name) > MAX_HEADER_NAME_CHARS:
         return f"a header name has 1 to {MAX_HEADER_NAME_CHARS} characters"
-    if not _TOKEN.match(name):
+    if not _TOKEN.fullmatch(name):
         return "not a valid header name (letters, digits and !#$%&'*+.^_`|~- only)"
     reason = FORBIDDEN_HEADERS.get(name.lower())
     if reason is not None:
@@ -129,7 +129,7 @@ def header_value_problem(value: str) -> str | None:
         return "must not be empty"
     if len(value) > MAX_HEADER_VALUE_CHARS:
         return f"longer than {MAX_HEADER_VALUE_CHARS} characters"
-    if not _HEADER_VALUE.match(value):
+    if not _HEADER_VALUE.fullmatch(value):
         return "printable ASCII only (no line breaks or control characters)"
     return None
 
@@ -152,7 +152,7 @@ def headers_problem(headers: Mapping[str, str]) -> str | None:
 def bearer_token_problem(token: str) -> str | None:
     if not token or len(token) > MAX_TOKEN_CHARS:
         return f"a token has 1 to {MAX_TOKEN_CHARS} characters"
-    if token != MASK and not _BEARER_TOKEN.match(token):
+    if token != MASK and not _BEARER_TOKEN.fullmatch(token):
         return "not a bearer token (RFC 6750: letters, digits and -._~+/ then optional =)"
     return None
 
@@ -183,12 +183,11 @@ def mask_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def mask_auth(auth: Mapping | None) -> dict | None:
-    """auth as outputs show it: the type, a basic username, and MASK for the password or token."""
+    """auth as outputs show it: the type, and MASK for every other value. The username too: some services
+    take the secret as the username (an API key with an empty password)."""
     if not auth:
         return None
-    if auth.get("type") == "basic":
-        return {"type": "basic", "username": auth.get("username", ""), "password": MASK}
-    return {"type": auth.get("type", "bearer"), "token": MASK}
+    return {"type": auth.get("type"), **{k: MASK for k in auth if k != "type"}}
 
 
 def auth_header(auth: Mapping) -> str:
@@ -251,5 +250,39 @@ def request_options(method: str | None, headers: Mapping[str, str] | None, body:
                           verify_tls=verify, user_agent=user_agent or None, guard_redirects=guard)
 
 
-def printable_ascii(text: str) -> bool:
-    return bool(_PRINTABLE_ASCII.match(text))
+class MaskedSecret(ValueError):
+    """A masked value (`MASK`) where no stored secret can stand in for it. `field` names it (`auth.token`,
+    `headers.X-Api-Key`)."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def keep_secrets(headers: Mapping[str, str] | None, auth: Mapping | None, stored_headers: Mapping[str, str] | None,
+                 stored_auth: Mapping | None) -> tuple[dict[str, str] | None, dict | None]:
+    """`headers` and `auth` of an edit with each masked secret replaced by the stored one it stands for
+    (a client that GETs, edits and PUTs sends the masked values back). On create pass None for both stored
+    values: any masked secret is then refused. Raises MaskedSecret."""
+    out_headers = None
+    if headers is not None:
+        stored = {k.lower(): v for k, v in (stored_headers or {}).items()}
+        out_headers = {}
+        for name, value in headers.items():
+            if value == MASK and is_secret_header(name):
+                if name.lower() not in stored:
+                    raise MaskedSecret(f"headers.{name}", "is the masked value ****, but this monitor has no stored "
+                                                          "value for the header: send the real value")
+                value = stored[name.lower()]
+            out_headers[name] = value
+    out_auth = None
+    if auth is not None:
+        out_auth = dict(auth)
+        for key, value in auth.items():
+            if key == "type" or value != MASK:
+                continue
+            if not stored_auth or stored_auth.get("type") != auth.get("type") or key not in stored_auth:
+                raise MaskedSecret(f"auth.{key}", f"is the masked value ****, but this monitor has no stored "
+                                                  f"{auth.get('type')} {key}: send the real value")
+            out_auth[key] = stored_auth[key]
+    return out_headers, out_auth
