@@ -219,3 +219,13 @@ def test_options_switch_between_monitors_on_one_handle(target):
         assert echoed(target)["body"] == b"a"
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize(("method", "status", "then"), [
+    ("POST", 303, "GET"), ("POST", 302, "GET"), ("POST", 307, "POST"), ("PUT", 303, "PUT"), ("DELETE", 302, "DELETE"),
+])
+def test_what_a_redirect_does_to_the_method_is_what_the_docs_say(target, method, status, then):
+    body = "b" if method in ("POST", "PUT") else None
+    url = target.url(f"/redirect-status/{status}?url=/echo-request")
+    assert check(url, opts(method, body=body)).ok
+    assert echoed(target)["method"] == then
