@@ -17,6 +17,7 @@ executemany (healthmon/sql.py); the rare ones (state changes, alerts) stay ORM c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from healthmon import defaults, history, sql
 from healthmon.db import database, is_postgres, utcnow
 from healthmon.domain import conditions
 from healthmon.domain.check import CheckSpec, captures
+from healthmon.domain.request import request_options
 from healthmon.domain.status import ANSWERING, DOWN, MonitorState, Transition, next_state
 from healthmon.domain.verdict import Verdict
 from healthmon.models import AlertOutbox, StateChange
@@ -73,7 +75,8 @@ def _drop_reason(monitor, job: CheckJob) -> str | None:
 
 
 _SPEC_COLUMNS = ("id, enabled, generation, last_slot, url, timeout, expected_status_code, expected_status_codes, "
-                 "assertions, max_response_time_ms")
+                 "assertions, max_response_time_ms, method, headers, body, auth, follow_redirects, verify_tls, "
+                 "user_agent")
 
 
 def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | None]:
@@ -94,10 +97,13 @@ def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | Non
             out.append(None)
             continue
         statuses, assertions = conditions.load_stored(row[7], row[8])
+        headers, auth = row[11], row[13]
+        request = request_options(row[10], json.loads(headers) if headers else None, row[12],
+                                  json.loads(auth) if auth else None, row[14], row[15], row[16])
         out.append(CheckSpec(url=row[4], timeout=float(row[5]), expected_status_code=row[6],
                              max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes,
                              accepted_statuses=statuses, assertions=assertions, max_response_time_ms=row[9],
-                             **captures(assertions)))
+                             request=request, **captures(assertions)))
     return out
 
 

@@ -13,13 +13,14 @@ import datetime as dt
 import os
 import socket
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pycurl
 
 from checker.curl_errors import classify
 from healthmon import __version__
 from healthmon.domain.check import CheckSpec, Observation
+from healthmon.domain.request import BODY_METHODS, RequestOptions
 from healthmon.netguard import AddressGuard, BlockedAddress
 
 USER_AGENT = f"healthmon/{__version__}"
@@ -28,6 +29,7 @@ REQUEST_HEADERS = [
     # Ask for the plain body and never decode one: a gzip bomb cannot expand past the read cap.
     "Accept-Encoding: identity",
 ]
+_DEFAULT_NAMES = tuple(line.split(":", 1)[0].lower() for line in REQUEST_HEADERS)
 POST_HEADERS_EXTRA = ["Expect:"]  # no 100-continue round trip: Slack answers at once
 POST_MAX_RESPONSE_BYTES = 64 * 1024
 """A webhook answer is a few bytes ("ok"); anything longer is kept truncated, never read to the end."""
@@ -112,12 +114,19 @@ class Transfer:
     callbacks, so no closure is built per check."""
 
     __slots__ = ("guard", "token", "spec", "cap", "received", "overflow", "blocked", "keep", "chunks",
-                 "header_lines", "handle", "headers_on")
+                 "header_lines", "handle", "headers_on", "request", "guard_redirects", "head", "redirecting",
+                 "refused_redirect")
 
     def __init__(self, guard: GuardCache, handle: pycurl.Curl):
         self.guard = guard
         self.handle = handle
         self.headers_on = False  # HEADERFUNCTION installed on the handle (set only for checks that read headers)
+        # The request options last applied to the handle (None: a plain GET, as configure_check_static set it).
+        self.request: RequestOptions | None = None
+        self.guard_redirects = False  # refuse a redirect to another origin (the request carries a secret header)
+        self.head = False  # a HEAD request: no body will come, so no size cap applies
+        self.redirecting = False
+        self.refused_redirect: str | None = None
 
     def start(self, token: Any, spec: CheckSpec | None, cap: int, keep: bool) -> None:
         self.token = token
@@ -129,6 +138,8 @@ class Transfer:
         self.keep = keep
         self.chunks: list[bytes] = []
         self.header_lines: list[bytes] = []
+        self.redirecting = False
+        self.refused_redirect = None
 
     def write(self, data: bytes) -> int | None:
         """WRITEFUNCTION: count (and for POSTs keep) the body; a short return makes libcurl abort."""
@@ -144,11 +155,30 @@ class Transfer:
             self.chunks.append(data)
         return None
 
-    def header(self, line: bytes) -> None:
+    def header(self, line: bytes) -> int | None:
+        """HEADERFUNCTION: keep the last response's header lines; with guard_redirects, refuse (abort on) a
+        redirect to another origin before libcurl follows it."""
         if line.startswith(b"HTTP/"):
             self.header_lines = []  # a new response (after 100 Continue): forget the previous headers
-        else:
-            self.header_lines.append(line)
+            if self.guard_redirects:
+                parts = line.split(None, 2)
+                self.redirecting = len(parts) > 1 and parts[1][:1] == b"3"
+            return None
+        self.header_lines.append(line)
+        if self.redirecting and line[:9].lower() == b"location:":
+            return self._redirect(line[9:].strip().decode("latin-1"))
+        return None
+
+    def _redirect(self, location: str) -> int | None:
+        """A redirect of a request with secret headers: only to the URL's own origin (scheme, host, port).
+        Every allowed hop keeps that origin, so the spec's URL is the base to compare with."""
+        assert self.spec is not None
+        here = _origin(self.spec.url)
+        there = _origin(urljoin(self.spec.url, location))
+        if there == here:
+            return None
+        self.refused_redirect = there[1] or "another host"
+        return 0  # not the line's length: libcurl aborts the transfer (CURLE_WRITE_ERROR)
 
     def opensocket(self, purpose: int, address: tuple) -> Any:
         """OPENSOCKETFUNCTION: runs for every socket libcurl opens, after DNS, on every hop. A refused
@@ -199,18 +229,74 @@ def configure_check_static(c: pycurl.Curl, t: Transfer, ca_bundle: str | None) -
 
 def configure_check(c: pycurl.Curl, t: Transfer, spec: CheckSpec, token: Any) -> None:
     """Per-check options on a handle prepared by configure_check_static. Headers and body are kept only when
-    the spec asks: a plain status check runs no Python callback per header line and keeps no body."""
+    the spec asks: a plain status check runs no Python callback per header line and keeps no body. The
+    request options (method, headers, body, auth, redirects, TLS, User-Agent) are applied only when they
+    differ from those the handle last carried, and then all of them (`apply_request`)."""
     t.start(token, spec, spec.max_body_bytes, keep=spec.capture_body)
-    if spec.capture_headers != t.headers_on:  # pooled handles keep their options: change only on a switch
-        if spec.capture_headers:
+    request = spec.request
+    if request is not t.request and request != t.request:
+        apply_request(c, t, request)
+    want_headers = spec.capture_headers or t.guard_redirects
+    if want_headers != t.headers_on:  # pooled handles keep their options: change only on a switch
+        if want_headers:
             c.setopt(pycurl.HEADERFUNCTION, t.header)
         else:
             c.unsetopt(pycurl.HEADERFUNCTION)
-        t.headers_on = spec.capture_headers
+        t.headers_on = want_headers
     configure_request(c, spec.url, spec.timeout)
     c.setopt(pycurl.MAXREDIRS, spec.max_redirects)
-    # A Content-Length above the cap fails before the body is read at all.
-    c.setopt(pycurl.MAXFILESIZE_LARGE, spec.max_body_bytes)
+    # A Content-Length above the cap fails before the body is read at all. A HEAD response announces the
+    # length of a body it never sends: no cap (0) then, or a large resource would fail as body_too_large.
+    c.setopt(pycurl.MAXFILESIZE_LARGE, 0 if t.head else spec.max_body_bytes)
+
+
+def apply_request(c: pycurl.Curl, t: Transfer, request: RequestOptions | None) -> None:
+    """Set every request option on the handle for `request` (None: the plain GET configure_check_static
+    set up). All of them each time, so nothing of one monitor's method, headers, body, credentials, redirect
+    or TLS settings survives into the next check on a pooled handle. The address guard is untouched: it
+    is the handle's OPENSOCKETFUNCTION, whatever the options."""
+    c.unsetopt(pycurl.CUSTOMREQUEST)
+    c.setopt(pycurl.HTTPGET, 1)  # GET, no body, not HEAD (resets POST, NOBODY and UPLOAD)
+    if request is None:
+        c.setopt(pycurl.HTTPHEADER, REQUEST_HEADERS)
+        c.setopt(pycurl.FOLLOWLOCATION, 1)
+        c.setopt(pycurl.SSL_VERIFYPEER, 1)
+        c.setopt(pycurl.SSL_VERIFYHOST, 2)
+        c.setopt(pycurl.USERAGENT, USER_AGENT)
+        t.guard_redirects = t.head = False
+        t.request = None
+        return
+    method = request.method
+    if method == "HEAD":
+        c.setopt(pycurl.NOBODY, 1)  # libcurl reads no body after the headers
+    elif method in BODY_METHODS:
+        c.setopt(pycurl.POST, 1)  # a body (possibly empty: Content-Length 0) for POST, PUT and PATCH
+        c.setopt(pycurl.COPYPOSTFIELDS, request.body or b"")
+    if method not in ("GET", "HEAD", "POST"):
+        c.setopt(pycurl.CUSTOMREQUEST, method)
+    own = {line.split(":", 1)[0].strip().lower() for line in request.header_lines}
+    lines = [line for line, name in zip(REQUEST_HEADERS, _DEFAULT_NAMES, strict=True) if name not in own]
+    lines.extend(request.header_lines)
+    if method in BODY_METHODS:
+        lines.extend(POST_HEADERS_EXTRA)
+    c.setopt(pycurl.HTTPHEADER, lines)
+    c.setopt(pycurl.FOLLOWLOCATION, 1 if request.follow_redirects else 0)
+    c.setopt(pycurl.SSL_VERIFYPEER, 1 if request.verify_tls else 0)
+    c.setopt(pycurl.SSL_VERIFYHOST, 2 if request.verify_tls else 0)
+    c.setopt(pycurl.USERAGENT, request.user_agent or USER_AGENT)
+    t.guard_redirects = request.guard_redirects
+    t.head = method == "HEAD"
+    t.request = request
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port defaulted by scheme; a malformed URL has no origin ("", "", None)."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        return "", "", None
 
 
 def _host(c: pycurl.Curl, fallback_url: str) -> str:
@@ -245,7 +331,11 @@ def observe(c: pycurl.Curl, t: Transfer, code: int) -> Observation:
     total = _ms(c, pycurl.TOTAL_TIME_T)
     redirects = c.getinfo(pycurl.REDIRECT_COUNT)
     kind = error = None
-    if code != 0:
+    if code != 0 and t.refused_redirect is not None:
+        kind, error = "protocol", (f"redirect to {t.refused_redirect} not followed: the request carries a secret "
+                                   "header that would go to another host (follow_redirects false, or use the "
+                                   "final URL)")
+    elif code != 0:
         kind, error = classify(code, _host(c, spec.url), blocked_reason=t.blocked, body_overflow=t.overflow,
                                timeout=spec.timeout, max_redirects=spec.max_redirects, cap=t.cap)
     return Observation(

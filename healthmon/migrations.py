@@ -53,12 +53,27 @@ def _v4_conditions(db: pw.Database) -> None:
     add_column_if_missing(db, "monitors", "consecutive_fast", pw.IntegerField(default=0))
 
 
+def _v5_request_options(db: pw.Database) -> None:
+    from healthmon.models import Monitor
+
+    columns = {"method": pw.CharField(max_length=8, null=True), "headers": pw.TextField(null=True),
+               "body": pw.TextField(null=True), "auth": pw.TextField(null=True),
+               "follow_redirects": pw.BooleanField(null=True), "verify_tls": pw.BooleanField(null=True),
+               "user_agent": pw.CharField(max_length=256, null=True)}
+    for name, field in columns.items():
+        add_column_if_missing(db, "monitors", name, field)
+    # Existing monitors keep doing what they did: a GET that follows redirects and verifies TLS.
+    Monitor.update(method="GET", follow_redirects=True, verify_tls=True).where(Monitor.method.is_null()).execute()
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
     (3, "rollups (hourly and daily aggregates) and jobs (leases and watermarks of background jobs)", _v3_rollups),
     (4, "monitors: accepted status ranges, assertions, max_response_time_ms and the slow/fast counters (DEGRADED)",
      _v4_conditions),
+    (5, "monitors request options: method, headers, body, auth, follow_redirects, verify_tls, user_agent",
+     _v5_request_options),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

@@ -20,15 +20,35 @@ class BaseModel(pw.Model):
 
 
 class JsonField(pw.TextField):
-    """A JSON value stored as compact ASCII text (None is SQL NULL; non-ASCII escaped, so a lone surrogate
-    from a JSON request is stored as its escape, never as text PostgreSQL would refuse). The hot paths read
-    the text itself."""
+    """A JSON value in a text column (the same on SQLite and PostgreSQL), as compact ASCII JSON (non-ASCII
+    escaped, so a lone surrogate from a JSON request is stored as its escape, never as text PostgreSQL would
+    refuse). An empty value is stored as NULL and read back as `empty()` ({} or None), so an edit that sends
+    the empty value changes nothing. The checker's hot path reads the text itself."""
+
+    def __init__(self, *args, empty=lambda: None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.empty = empty
 
     def db_value(self, value):
-        return None if value is None else json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":")) if value else None
 
     def python_value(self, value):
-        return None if value is None else json.loads(value)
+        return self.empty() if value is None else json.loads(value)
+
+
+class DefaultedField:
+    """A column added to existing rows later: NULL (a row written by an older version) reads as the default."""
+
+    def python_value(self, value):
+        return self.default if value is None else super().python_value(value)
+
+
+class DefaultedCharField(DefaultedField, pw.CharField):
+    pass
+
+
+class DefaultedBooleanField(DefaultedField, pw.BooleanField):
+    pass
 
 
 class Monitor(BaseModel):
@@ -49,6 +69,15 @@ class Monitor(BaseModel):
     enabled = pw.BooleanField(default=True)
     fail_threshold = pw.IntegerField(null=True)  # None: FAIL_THRESHOLD from the environment
     success_threshold = pw.IntegerField(null=True)  # None: SUCCESS_THRESHOLD from the environment
+    # Request options (healthmon.domain.request; migration 5). `auth` and the values of secret headers are
+    # write-only: the API masks them.
+    method = DefaultedCharField(max_length=8, null=True, default="GET")
+    headers = JsonField(null=True, empty=dict)  # {name: value}, in the order given
+    body = pw.TextField(null=True)
+    auth = JsonField(null=True)  # {"type": "basic", "username", "password"} or {"type": "bearer", "token"}
+    follow_redirects = DefaultedBooleanField(null=True, default=True)
+    verify_tls = DefaultedBooleanField(null=True, default=True)
+    user_agent = pw.CharField(max_length=256, null=True)  # None: healthmon/<version>
 
     status = pw.CharField(max_length=8, default="UNKNOWN")
     consecutive_failures = pw.IntegerField(default=0)

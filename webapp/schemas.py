@@ -18,6 +18,7 @@ from marshmallow.exceptions import SCHEMA
 from healthmon import defaults
 from healthmon.domain.status import STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
+from webapp.request_schemas import RequestOptionsOutput, combination_error, request_field_specs
 from webapp.schema_checks import ASSERTION_EXAMPLES, check_field_specs
 from webapp.urls import UrlProblem, normalise_url
 
@@ -215,6 +216,7 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
             **doc("Consecutive successes before UP; null uses SUCCESS_THRESHOLD."),
         ),
         **check_field_specs(opt, doc),
+        **request_field_specs(patch, StrictBoolean),
     }
 
 
@@ -250,6 +252,10 @@ class MonitorReplaceSchema(MonitorCreateSchema):
     """PUT /monitors/{id}: as POST, except that webhook_url may be the masked value (= keep the stored one)."""
 
     webhook_url = webhook_url_field(patch=False, masked_ok=True)
+
+    @ma.validates_schema
+    def _request_options_agree(self, data, **kwargs):
+        combination_error(data)
 
 
 class MonitorPatchSchema(_MonitorInput.from_dict(_field_specs(patch=True), name="MonitorPatchFields")):
@@ -346,8 +352,8 @@ class MonitorQuerySchema(PagedQuerySchema):
 # ---- output -------------------------------------------------------------------------------------------
 
 
-class MonitorSchema(ma.Schema):
-    """A stored monitor as the API shows it."""
+class MonitorSchema(RequestOptionsOutput):
+    """A stored monitor as the API shows it (with its request options, secrets masked)."""
 
     id = fields.Integer(required=True)
     name = fields.String(required=True)

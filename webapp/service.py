@@ -13,6 +13,8 @@ under the row lock. Also:
   refuses the mark);
 - a PATCH whose timeout is not below the stored check_interval (or the reverse) is a 409: the patch
   cannot be applied to the stored state (RFC 5789). A body's own pair is the schema's 422.
+- `auth` and secret header values are write-only in the same way (resolve_request_secrets): `****` sent
+  back keeps the stored secret; on create it is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 from healthmon import sql
 from healthmon.db import database, for_update, utcnow
 from healthmon.domain import lifecycle
+from healthmon.domain import request as request_options
 from healthmon.domain.status import MonitorState
 from healthmon.models import CheckResult, Monitor, StateChange
 from healthmon.netguard import AddressGuard, BlockedAddress
@@ -120,6 +123,37 @@ def resolve_webhook(current: Monitor | None, data: dict) -> dict:
     return out
 
 
+def resolve_request_secrets(current: Monitor | None, data: dict) -> dict:
+    """A copy of `data` where each masked secret (`****` as an auth value or a secret header's value) is the
+    stored one it stands for. `current` None (a create): a masked secret is refused. Raises FieldProblem(422)."""
+    if data.get("headers") is None and data.get("auth") is None:
+        return data
+    stored_headers = current.headers if current is not None else None
+    stored_auth = current.auth if current is not None else None
+    try:
+        headers, auth = request_options.keep_secrets(data.get("headers"), data.get("auth"), stored_headers,
+                                                     stored_auth)
+    except request_options.MaskedSecret as problem:
+        raise FieldProblem(422, problem.field, problem.reason) from None
+    out = dict(data)
+    if headers is not None:
+        out["headers"] = headers
+    if auth is not None:
+        out["auth"] = auth
+    return out
+
+
+def _request_problem(monitor: Monitor, changes: dict) -> FieldProblem | None:
+    """Request options of the merged monitor that contradict each other, named by the field the edit sent."""
+    merged = {k: changes.get(k, getattr(monitor, k)) for k in ("method", "headers", "body", "auth")}
+    problem = request_options.combination_problem(merged["method"], merged["headers"], merged["body"], merged["auth"])
+    if problem is None:
+        return None
+    field, reason = problem
+    other = {"body": "method", "auth": "headers"}[field]
+    return FieldProblem(422, field if field in changes or other not in changes else other, reason)
+
+
 def get_monitor(monitor_id: int) -> Monitor | None:
     if not 0 < monitor_id <= MAX_ID:
         return None
@@ -131,6 +165,7 @@ def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
     tick)."""
     now = now or utcnow()
     _reject_masked(data.get("webhook_url"))
+    resolve_request_secrets(None, data)  # refuses a masked secret: there is nothing stored to keep
     with database.atomic():
         return Monitor.create(
             **data, status=lifecycle.NEW.status, next_check_at=now, created_at=now, updated_at=now,
@@ -150,6 +185,7 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
     for index, item in enumerate(items):
         try:
             _reject_masked(item.get("webhook_url"))
+            resolve_request_secrets(None, item)
         except FieldProblem as problem:
             raise problem.within(str(index)) from None
     rows = [{**item, "status": lifecycle.NEW.status, "next_check_at": now, "created_at": now, "updated_at": now}
@@ -187,6 +223,9 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
             field = "timeout" if "timeout" in changes else "check_interval"
             stored = "check_interval" if field == "timeout" else "timeout"
             raise FieldProblem(409, field, f"{message} ({stored} is the stored value; send both to change both)")
+        problem = _request_problem(monitor, changes)
+        if problem is not None:
+            raise problem
 
         changed = {k for k, v in changes.items() if getattr(monitor, k) != v}
         was_enabled, old_status = monitor.enabled, monitor.status

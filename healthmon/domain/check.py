@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from healthmon import defaults
 from healthmon.domain.conditions import Assertion, StatusRange
+from healthmon.domain.request import RequestOptions
 
 ERROR_KINDS = (
     "timeout",  # the whole-check deadline passed
@@ -38,7 +39,10 @@ class CheckSpec:
     ranges. `assertions` must all hold too. A passed check slower than `max_response_time_ms` is slow
     (the monitor becomes DEGRADED, not DOWN). `capture_headers` / `capture_body` ask the engine to keep the
     response headers / the body (up to `max_body_bytes`) in the Observation, for conditions that read them
-    (`for_assertions` sets them); off, nothing is kept and a check costs no more than a status check.
+    (`captures()` gives them); off, nothing is kept and a check costs no more than a status check.
+
+    `request` holds the monitor's request options (method, headers, body, auth, redirects, TLS, User-Agent;
+    healthmon.domain.request); None is a plain GET with the engine's defaults.
     """
 
     url: str
@@ -51,6 +55,7 @@ class CheckSpec:
     accepted_statuses: tuple[StatusRange, ...] | None = None
     assertions: tuple[Assertion, ...] = ()
     max_response_time_ms: int | None = None
+    request: RequestOptions | None = None
 
 
 def captures(assertions: tuple[Assertion, ...]) -> dict[str, bool]:

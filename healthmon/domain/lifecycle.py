@@ -21,10 +21,14 @@ from dataclasses import dataclass
 
 from healthmon.domain.status import UNKNOWN, MonitorState
 
-CHECK_FIELDS = ("url", "expected_status_code", "expected_status_codes", "assertions")
-"""Fields that define the check itself (what is requested and what counts as good); changing one starts
-the monitor afresh. Not max_response_time_ms: a new limit only changes whether later checks are slow, and
-a DEGRADED monitor without one recovers to UP by itself."""
+CHECK_FIELDS = ("url", "expected_status_code", "expected_status_codes", "assertions",
+                "method", "headers", "body", "auth", "follow_redirects", "verify_tls")
+"""Fields that define the check itself; changing one starts the monitor afresh. What counts as good (the
+accepted statuses, the assertions), and what the target is asked: another method, body or credential can
+make another endpoint answer, a 3xx observed instead of followed or a certificate no longer verified changes
+what counts as good. Not `user_agent` (it names the checker; a target that answers differently to it shows
+that through ordinary checks), nor max_response_time_ms (a new limit only changes whether later checks are
+slow, and a DEGRADED monitor without one recovers to UP by itself)."""
 
 NEW = MonitorState(UNKNOWN, 0, 0, 0, 0)
 """The state of a monitor just created, or whose check was just changed."""

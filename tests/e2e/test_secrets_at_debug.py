@@ -17,6 +17,8 @@ HOOK_TOKEN = "JSONHOOKSECRET0123456789"
 PATH_TOKEN = "PATHSECRET0123456789"
 QUERY_TOKEN = "QUERYSECRET0123456789"
 DB_PASSWORD = "DBPASSWORDSECRET"
+BEARER_TOKEN = "BEARERSECRET0123456789"
+HEADER_TOKEN = "HEADERSECRET0123456789"
 
 
 def test_no_secret_appears_in_any_log_line_or_response_at_debug(distributed):
@@ -44,7 +46,8 @@ def test_no_secret_appears_in_any_log_line_or_response_at_debug(distributed):
         webhook = hook.url_for(f"/hook/{HOOK_TOKEN}")
         monitor = api.create_monitor(name="secret-keeper", url=url, check_interval=2, timeout=1,
                                      webhook_url=webhook, webhook_format="json", fail_threshold=1,
-                                     success_threshold=1)
+                                     success_threshold=1, auth={"type": "bearer", "token": BEARER_TOKEN},
+                                     headers={"X-Api-Key": HEADER_TOKEN})
         mid = monitor["id"]
         responses.append(str(monitor))
         api.wait_status(mid, "UP")
@@ -54,9 +57,12 @@ def test_no_secret_appears_in_any_log_line_or_response_at_debug(distributed):
         for path in ("/monitors", f"/monitors/{mid}", f"/monitors/{mid}/events", f"/monitors/{mid}/results",
                      "/monitors?status=DOWN", "/monitors/999999", "/openapi.json"):
             call("GET", path)
-        masked = api.monitor(mid)["webhook_url"]
+        document = api.monitor(mid)
+        masked = document["webhook_url"]
+        assert document["auth"] == {"type": "bearer", "token": "****"}  # the masked values, sent back: kept
         call("PUT", f"/monitors/{mid}", json={"name": "secret-keeper", "url": url, "check_interval": 2,
-                                               "timeout": 1, "webhook_url": masked, "webhook_format": "json"})
+                                               "timeout": 1, "webhook_url": masked, "webhook_format": "json",
+                                               "auth": document["auth"], "headers": document["headers"]})
         call("PATCH", f"/monitors/{mid}", json={"timeout": 99, "webhook_url": webhook})  # 422
         call("POST", "/monitors", json={"name": "x", "url": url, "webhook_url": webhook, "nope": 1})  # 422
         call("POST", "/monitors", json={"name": "x", "url": "http://169.254.169.254/latest", "webhook_url": webhook})
@@ -69,10 +75,13 @@ def test_no_secret_appears_in_any_log_line_or_response_at_debug(distributed):
         logs = {proc.name: proc.output() for proc in procs}
         assert "DEBUG" in logs["checker"] + logs["scheduler"], "the run must really be at DEBUG"
         assert len(hook.requests) >= 2
-        for secret in (HOOK_TOKEN, PATH_TOKEN, QUERY_TOKEN, DB_PASSWORD, key):
+        sent = [r for r in target.requests if r["path"].startswith("/flap")]
+        assert sent and all(r["headers"].get("X-Api-Key") == HEADER_TOKEN for r in sent)  # really used
+        assert all(r["headers"].get("Authorization") == f"Bearer {BEARER_TOKEN}" for r in sent)
+        for secret in (HOOK_TOKEN, PATH_TOKEN, QUERY_TOKEN, DB_PASSWORD, key, BEARER_TOKEN, HEADER_TOKEN):
             for name, text in logs.items():
                 assert secret not in text, f"{secret[:6]}... leaked into the {name} log"
         # The monitor's own url is its configuration and is returned as saved; the webhook is write-only.
-        for secret in (HOOK_TOKEN, DB_PASSWORD, key):
+        for secret in (HOOK_TOKEN, DB_PASSWORD, key, BEARER_TOKEN, HEADER_TOKEN):
             for text in responses:
                 assert secret not in text, f"{secret[:6]}... leaked into a response: {text[:300]}"

@@ -48,3 +48,23 @@ def test_a_percent_escaped_password_reaches_postgresql_decoded():
     db = make_database("postgresql://app:p%40ss%2Fw0rd@db.internal:5432/healthmon")
     assert db.connect_params["password"] == "p@ss/w0rd"
     assert db.connect_params["user"] == "app"
+
+
+REQUEST_COLUMNS = ("method", "headers", "body", "auth", "follow_redirects", "verify_tls", "user_agent")
+
+
+def test_migration_5_gives_existing_monitors_the_plain_request_options(db):
+    from healthmon.models import SchemaMigration
+
+    Monitor.create(name="old", url="https://example.com/", check_interval=60, timeout=5)
+    for column in REQUEST_COLUMNS:  # the schema as version 3 left it
+        db.execute_sql(f"ALTER TABLE monitors DROP COLUMN {column}")
+    SchemaMigration.delete().where(SchemaMigration.version == 5).execute()
+    assert init_db() == [5]
+    assert {c.name for c in db.get_columns("monitors")} >= set(REQUEST_COLUMNS)
+    old = Monitor.get()
+    assert (old.method, old.headers, old.body, old.auth, old.follow_redirects, old.verify_tls, old.user_agent) == (
+        "GET", {}, None, None, True, True, None)
+    row = db.execute_sql("SELECT method, follow_redirects, verify_tls FROM monitors").fetchone()
+    assert row[0] == "GET" and bool(row[1]) and bool(row[2])  # stored, not only read as defaults
+    assert init_db() == []

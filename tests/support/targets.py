@@ -15,6 +15,9 @@ Routes (any method):
   /redirect-to?url=U   302 -> U
   /slow-headers/S      sleeps S seconds, then 200
   /echo                200 with the request headers as JSON, and the body under "body"
+  /echo-request        200 with {"method", "path", "headers" (names lowercased), "body"} as JSON
+  /redirect-status/N?url=U   status N (a 3xx) -> U
+A HEAD request gets the headers of the GET (Content-Length included) and no body, as RFC 9110 says.
 `server.count(path)` is how many requests reached a path (query ignored); `server.connections` how many
 TCP connections were accepted (a guard test expects 0).
 """
@@ -61,7 +64,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _stream(self, chunk: bytes, interval: float) -> None:
         """Close-delimited body that never ends: stops when the client goes away or the server stops."""
@@ -85,7 +89,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path, query = parts.path, parse_qs(parts.query)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        self.server.record(path, self.headers, body)
+        self.server.record(path, self.headers, body, self.command)
         seg = path.strip("/").split("/")
         head, arg = seg[0], (seg[1] if len(seg) > 1 else "")
         if path == "/":
@@ -116,6 +120,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(302, b"", {"Location": f"/redirect/{n - 1}"})
         elif head == "loop":
             self._send(302, b"", {"Location": "/loop"})
+        elif head == "redirect-status":
+            self._send(int(arg), b"", {"Location": query["url"][0]})
+        elif head == "echo-request":
+            payload = {"method": self.command, "path": path,
+                       "headers": {k.lower(): v for k, v in self.headers.items()},
+                       "body": body.decode("utf-8", "replace")}
+            self._send(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
         elif head == "redirect-to":
             self._send(302, b"", {"Location": query["url"][0]})
         elif head == "slow-headers":
@@ -128,7 +139,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._send(404, b"no such route")
 
-    do_GET = do_POST = do_HEAD = do_PUT = _handle
+    do_GET = do_POST = do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -163,10 +174,10 @@ class _Server(http.server.ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:  # clients hanging up is normal here
         pass
 
-    def record(self, path: str, headers, body: bytes) -> None:
+    def record(self, path: str, headers, body: bytes, method: str = "GET") -> None:
         with self._lock:
             self.counts[path] += 1
-            self.requests.append({"path": path, "headers": dict(headers), "body": body})
+            self.requests.append({"path": path, "headers": dict(headers), "body": body, "method": method})
 
 
 class TargetServer:

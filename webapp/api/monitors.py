@@ -21,6 +21,7 @@ from healthmon.settings import Settings
 from webapp import service
 from webapp.api import Blueprint
 from webapp.auth import require_api_key
+from webapp.request_schemas import CREATE_EXAMPLE
 from webapp.schemas import (
     CheckResultSchema,
     MonitorBulkCreateSchema,
@@ -44,7 +45,8 @@ HISTORY_MAX_PAGE_SIZE = 500
 DESCRIPTION = (
     "HTTP(S) endpoints to check. Requires `Authorization: Bearer <key>`; writes need a read-write key "
     "(hmw_...). `webhook_url` is write-only: responses mask it, and a PUT or PATCH that sends the masked value "
-    "back keeps the stored URL. Lists are JSON arrays; pagination metadata is in the X-Pagination header."
+    "back keeps the stored URL; `auth` and secret header values are write-only the same way (`****`). Lists are "
+    "JSON arrays; pagination metadata is in the X-Pagination header."
 )
 
 ERROR_DESCRIPTIONS = {
@@ -103,7 +105,7 @@ def create_blueprint(settings: Settings) -> Blueprint:
     def _update(monitor_id: int, data: dict):
         current = _existing(monitor_id)
         try:
-            changes = service.resolve_webhook(current, data)
+            changes = service.resolve_request_secrets(current, service.resolve_webhook(current, data))
             service.check_addresses(guard, changes)
             monitor = service.update_monitor(monitor_id, changes)
         except service.FieldProblem as problem:
@@ -125,7 +127,7 @@ def create_blueprint(settings: Settings) -> Blueprint:
             return rows
 
         @documents(400, 401, 403)
-        @blp.arguments(create_schema)
+        @blp.arguments(create_schema, example=CREATE_EXAMPLE)
         @blp.response(201, MonitorSchema)
         def post(self, data):
             """Create a monitor. Its status is UNKNOWN and its first check is due at once.
@@ -173,8 +175,9 @@ def create_blueprint(settings: Settings) -> Blueprint:
         @blp.response(200, MonitorSchema)
         def put(self, data, monitor_id):
             """Replace a monitor. Omitted optional fields take their defaults (omitted webhook_url removes
-            it; the masked value keeps it). Changing url or expected_status_code resets the status to
-            UNKNOWN and the counters to 0; changing check_interval or re-enabling checks it at once."""
+            it; the masked value keeps it; `****` in auth or a secret header keeps that secret). Changing url,
+            expected_status_code, method, headers, body, auth, follow_redirects or verify_tls resets the
+            status to UNKNOWN and the counters to 0; changing check_interval or re-enabling checks it at once."""
             return _update(monitor_id, data)
 
         @documents(400, 401, 403, 404, 409)
