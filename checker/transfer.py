@@ -267,17 +267,19 @@ def apply_request(c: pycurl.Curl, t: Transfer, request: RequestOptions | None) -
         t.request = None
         return
     method = request.method
+    # The monitor's body (request_options drops it for HEAD), or an empty one for POST, PUT and PATCH.
+    sends_body = method != "HEAD" and (method in BODY_METHODS or request.body is not None)
     if method == "HEAD":
         c.setopt(pycurl.NOBODY, 1)  # libcurl reads no body after the headers
-    elif method in BODY_METHODS:
-        c.setopt(pycurl.POST, 1)  # a body (possibly empty: Content-Length 0) for POST, PUT and PATCH
+    elif sends_body:
+        c.setopt(pycurl.POST, 1)
         c.setopt(pycurl.COPYPOSTFIELDS, request.body or b"")
-    if method not in ("GET", "HEAD", "POST"):
-        c.setopt(pycurl.CUSTOMREQUEST, method)
+    if method not in ("GET", "HEAD", "POST") or (method == "GET" and request.body is not None):
+        c.setopt(pycurl.CUSTOMREQUEST, method)  # POST above made it a POST: say the method again
     own = {line.split(":", 1)[0].strip().lower() for line in request.header_lines}
     lines = [line for line, name in zip(REQUEST_HEADERS, _DEFAULT_NAMES, strict=True) if name not in own]
     lines.extend(request.header_lines)
-    if method in BODY_METHODS:
+    if sends_body:
         lines.extend(POST_HEADERS_EXTRA)
     c.setopt(pycurl.HTTPHEADER, lines)
     c.setopt(pycurl.FOLLOWLOCATION, 1 if request.follow_redirects else 0)

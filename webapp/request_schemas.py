@@ -41,7 +41,7 @@ class RequestHeaders(fields.Dict):
                 + " (the engine controls them; see docs/api.md). The values of secret headers (Authorization, "
                 "Cookie, X-Api-Key, or a name containing token, secret, key, password, session, auth, "
                 "signature or credential) are write-only: responses show `****`, and `****` sent back keeps "
-                "the stored value. PATCH replaces the whole map."
+                "the stored value (with none stored, it is refused). PATCH replaces the whole map."
             ),
         }
         super().__init__(keys=fields.String(), values=values, metadata=metadata, **kwargs)
@@ -66,21 +66,22 @@ class RequestHeaders(fields.Dict):
 
 
 class RequestBody(fields.String):
-    """Text of at most MAX_BODY_BYTES bytes of UTF-8, no NUL (PostgreSQL text cannot hold one)."""
+    """Text of at most MAX_BODY_CHARS characters, no NUL (PostgreSQL text cannot hold one)."""
 
     default_error_messages = {
-        "too_large": f"Longer than {rq.MAX_BODY_BYTES} bytes of UTF-8.",
+        "too_large": f"Longer than {rq.MAX_BODY_CHARS} characters.",
         "encoding": "Must be valid Unicode text (no lone surrogates).",
         "nul": "Must not contain NUL characters.",
     }
 
     def __init__(self, **kwargs):
         metadata = {
-            "maxLength": rq.MAX_BODY_BYTES, "pattern": r"^[^\u0000]*$", "example": '{"probe": true}',
+            "maxLength": rq.MAX_BODY_CHARS, "pattern": r"^[^\u0000]*$", "example": '{"probe": true}',
             "description": (
-                f"Request body text, at most {rq.MAX_BODY_BYTES} bytes of UTF-8, sent as is; only with POST, "
-                "PUT or PATCH. Content-Type comes from headers (default text/plain; charset=utf-8). The body "
-                "is not a secret and is shown in responses: put credentials in auth or a secret header."
+                f"Request body text, at most {rq.MAX_BODY_CHARS} characters, sent as UTF-8 with every method but "
+                "HEAD (a HEAD sends none; the monitor's warnings say so). Content-Type comes from headers "
+                "(default text/plain; charset=utf-8). The body is not a secret and is shown in responses: put "
+                "credentials in auth or a secret header."
             ),
         }
         super().__init__(metadata=metadata, **kwargs)
@@ -90,10 +91,10 @@ class RequestBody(fields.String):
         if "\x00" in text:
             raise self.make_error("nul")
         try:
-            size = len(text.encode("utf-8"))
+            text.encode("utf-8")
         except UnicodeEncodeError:
             raise self.make_error("encoding") from None
-        if size > rq.MAX_BODY_BYTES:
+        if len(text) > rq.MAX_BODY_CHARS:
             raise self.make_error("too_large")
         return text
 
@@ -149,11 +150,43 @@ class RequestAuthSchema(ma.Schema):
             raise ma.ValidationError(errors)
 
 
+def _auth_kind(kind: str, **properties) -> dict:
+    """One kind of `auth` as an object schema: its fields required, no other field allowed."""
+    return {"type": "object", "required": ["type", *properties], "additionalProperties": False,
+            "properties": {"type": {"type": "string", "enum": [kind]}, **properties}}
+
+
+def _documented(name: str) -> dict:
+    """A RequestAuthSchema field as the OpenAPI document states it (its bounds, pattern and description)."""
+    f = RequestAuthSchema().fields[name]
+    out = {"type": "string", **{k: v for k, v in f.metadata.items() if k in ("pattern", "description")}}
+    for v in f.validators:
+        if isinstance(v, validate.Length):
+            out.update({k: n for k, n in (("minLength", v.min), ("maxLength", v.max)) if n is not None})
+    return out
+
+
+AUTH_KINDS = [
+    _auth_kind("basic", username=_documented("username"), password=_documented("password")),
+    _auth_kind("bearer", token=_documented("token")),
+]
+"""`auth` in the OpenAPI document: exactly the fields of its type (a bearer auth with a username is refused,
+and the document says so)."""
+
+
+class RequestAuth(fields.Field):
+    """`auth`, validated by RequestAuthSchema and documented as AUTH_KINDS (oneOf)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return RequestAuthSchema().load(value)
+
+
 AUTH_DESCRIPTION = (
     "Credentials sent on every check (never to another host a redirect names): "
     '`{"type": "basic", "username": "...", "password": "..."}` or `{"type": "bearer", "token": "..."}`. '
     "Write-only: responses show every value but the type as `****`; `****` sent back on PUT or PATCH keeps "
-    "the stored value; null removes it. Not together with an Authorization header."
+    "the stored value (with none stored, `****` is refused); null removes it. It replaces an Authorization "
+    "header given in headers (the monitor's warnings say so)."
 )
 
 
@@ -178,8 +211,9 @@ def request_field_specs(patch: bool, boolean: type[fields.Boolean]) -> dict[str,
         ),
         "headers": RequestHeaders(**opt(dict)),
         "body": RequestBody(allow_none=True, **opt(None)),
-        "auth": fields.Nested(RequestAuthSchema, allow_none=True, **opt(None), **doc(
-            AUTH_DESCRIPTION, {"type": "bearer", "token": "eyJhbGciOiJIUzI1NiJ9.e30.sig"})),
+        "auth": RequestAuth(allow_none=True, **opt(None), metadata={
+            **doc(AUTH_DESCRIPTION, {"type": "bearer", "token": "eyJhbGciOiJIUzI1NiJ9.e30.sig"})["metadata"],
+            "oneOf": AUTH_KINDS}),
         "follow_redirects": boolean(**opt(True), **doc(
             "Follow up to 5 redirects (true), or observe the 3xx itself (false: set expected_status_code).")),
         "verify_tls": boolean(**opt(True), **doc(
@@ -194,15 +228,6 @@ def request_field_specs(patch: bool, boolean: type[fields.Boolean]) -> dict[str,
                       "description": "User-Agent of the check (printable ASCII); null: healthmon/<version>."},
         ),
     }
-
-
-def combination_error(data: dict) -> None:
-    """validates_schema for a full monitor (POST, PUT, each bulk item): raise on options that contradict."""
-    problem = rq.combination_problem(data.get("method", rq.DEFAULT_METHOD), data.get("headers"),
-                                     data.get("body"), data.get("auth"))
-    if problem:
-        field, reason = problem
-        raise ma.ValidationError(reason[0].upper() + reason[1:] + ".", field_name=field)
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -222,7 +247,7 @@ class Warnings(fields.List):
     """Computed from the monitor, not stored."""
 
     def get_value(self, obj, attr, accessor=None, default=ma.missing):
-        return rq.warnings(obj.url, obj.verify_tls, obj.auth, obj.headers)
+        return rq.warnings(obj.url, obj.verify_tls, obj.auth, obj.headers, obj.method, obj.body)
 
 
 class RequestOptionsOutput(ma.Schema):

@@ -18,7 +18,7 @@ from marshmallow.exceptions import SCHEMA
 from healthmon import defaults
 from healthmon.domain.status import STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
-from webapp.request_schemas import RequestOptionsOutput, combination_error, request_field_specs
+from webapp.request_schemas import RequestOptionsOutput, request_field_specs
 from webapp.schema_checks import ASSERTION_EXAMPLES, check_field_specs
 from webapp.urls import UrlProblem, normalise_url
 
@@ -74,6 +74,8 @@ class DisplayName(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         if not _NAME.fullmatch(text):
             raise self.make_error("pattern")
+        for check in self.validators:  # the document's maxLength counts what was sent, spaces included
+            check(text)
         return text.strip(" ")
 
 
@@ -252,10 +254,6 @@ class MonitorReplaceSchema(MonitorCreateSchema):
     """PUT /monitors/{id}: as POST, except that webhook_url may be the masked value (= keep the stored one)."""
 
     webhook_url = webhook_url_field(patch=False, masked_ok=True)
-
-    @ma.validates_schema
-    def _request_options_agree(self, data, **kwargs):
-        combination_error(data)
 
 
 class MonitorPatchSchema(_MonitorInput.from_dict(_field_specs(patch=True), name="MonitorPatchFields")):

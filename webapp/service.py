@@ -143,17 +143,6 @@ def resolve_request_secrets(current: Monitor | None, data: dict) -> dict:
     return out
 
 
-def _request_problem(monitor: Monitor, changes: dict) -> FieldProblem | None:
-    """Request options of the merged monitor that contradict each other, named by the field the edit sent."""
-    merged = {k: changes.get(k, getattr(monitor, k)) for k in ("method", "headers", "body", "auth")}
-    problem = request_options.combination_problem(merged["method"], merged["headers"], merged["body"], merged["auth"])
-    if problem is None:
-        return None
-    field, reason = problem
-    other = {"body": "method", "auth": "headers"}[field]
-    return FieldProblem(422, field if field in changes or other not in changes else other, reason)
-
-
 def get_monitor(monitor_id: int) -> Monitor | None:
     if not 0 < monitor_id <= MAX_ID:
         return None
@@ -223,9 +212,6 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
             field = "timeout" if "timeout" in changes else "check_interval"
             stored = "check_interval" if field == "timeout" else "timeout"
             raise FieldProblem(409, field, f"{message} ({stored} is the stored value; send both to change both)")
-        problem = _request_problem(monitor, changes)
-        if problem is not None:
-            raise problem
 
         changed = {k for k, v in changes.items() if getattr(monitor, k) != v}
         was_enabled, old_status = monitor.enabled, monitor.status

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_METHOD = "GET"
 BODY_METHODS = ("POST", "PUT", "PATCH")
-"""Methods whose requests carry a body. GET, HEAD, DELETE and OPTIONS bodies have no defined meaning
-(RFC 9110) and many servers and proxies drop or refuse them."""
+"""Methods that send a body even when the monitor has none (an empty one, Content-Length 0). A monitor's
+`body` is sent with every method but HEAD (a GET or DELETE body has no defined meaning in RFC 9110, but some
+APIs read one, as `curl -X GET -d` sends it); with HEAD it is ignored, and the monitor's warnings say so."""
 
 MAX_HEADERS = 32
 MAX_HEADER_NAME_CHARS = 100
@@ -41,9 +42,10 @@ MAX_HEADERS_BYTES = 8192
 """Headers of one monitor: at most 32, a name of 100 and a value of 4096 characters, and 8 KiB in all
 (`Name: value` lines). Servers commonly refuse request headers past 8-16 KiB in all."""
 
-MAX_BODY_BYTES = 32 * 1024
-"""A request body is at most 32 KiB of UTF-8: with the headers' 8 KiB it still fits the API's 64 KiB
-request limit (defaults.MAX_REQUEST_BYTES), and a health check has no use for more."""
+MAX_BODY_CHARS = 32 * 1024
+"""A request body is at most 32,768 characters (the unit the OpenAPI document's maxLength counts): an ASCII
+body with the headers' 8 KiB still fits the API's 64 KiB request limit (defaults.MAX_REQUEST_BYTES), and a
+health check has no use for more."""
 
 MAX_USER_AGENT_CHARS = 256
 MAX_USERNAME_CHARS = 256
@@ -101,6 +103,8 @@ AUTH_TYPES = ("basic", "bearer")
 
 WARN_NO_TLS_VERIFY = ("verify_tls is false: the certificate chain and host name are not checked, so an "
                       "expired, self-signed or impostor certificate passes")
+WARN_HEAD_BODY = "method is HEAD: the body is not sent"
+WARN_AUTH_REPLACES_HEADER = "auth is set: it replaces the Authorization header given in headers"
 WARN_SECRET_IN_CLEAR = ("credentials are sent over plain http:// (auth or a secret header): anyone on the path "  # noqa: S105
                         "can read them")
 
@@ -157,19 +161,15 @@ def bearer_token_problem(token: str) -> str | None:
     return None
 
 
-def combination_problem(method: str, headers: Mapping[str, str] | None, body: str | None,
-                        auth: Mapping | None) -> tuple[str, str] | None:
-    """(field, reason) when the options contradict each other (checked on the merged monitor), else None."""
-    if body is not None and method not in BODY_METHODS:
-        return "body", f"a {method} request carries no body; use {', '.join(BODY_METHODS)} or remove body"
-    if auth and any(name.lower() == "authorization" for name in headers or {}):
-        return "auth", "set auth or an Authorization header, not both"
-    return None
-
-
-def warnings(url: str, verify_tls: bool, auth: Mapping | None, headers: Mapping[str, str] | None) -> list[str]:
-    """What the API shows beside a monitor whose options weaken the check or expose a credential."""
+def warnings(url: str, verify_tls: bool, auth: Mapping | None, headers: Mapping[str, str] | None,
+             method: str | None = None, body: str | None = None) -> list[str]:
+    """What the API shows beside a monitor whose options weaken the check, expose a credential, or are not
+    used as given (a HEAD's body, an Authorization header that auth replaces)."""
     out = []
+    if method == "HEAD" and body is not None:
+        out.append(WARN_HEAD_BODY)
+    if auth and any(name.lower() == "authorization" for name in headers or {}):
+        out.append(WARN_AUTH_REPLACES_HEADER)
     if not verify_tls:
         out.append(WARN_NO_TLS_VERIFY)
     if url[:7].lower() == "http://" and (auth or any(is_secret_header(n) for n in headers or {})):
@@ -236,11 +236,12 @@ def request_options(method: str | None, headers: Mapping[str, str] | None, body:
     if method == DEFAULT_METHOD and not headers and body is None and not auth and follow and verify \
             and not user_agent:
         return None
-    lines = [f"{name}: {value}" for name, value in (headers or {}).items()]
+    lines = [f"{name}: {value}" for name, value in (headers or {}).items()
+             if not (auth and name.lower() == "authorization")]  # auth replaces it (a warning says so)
     if auth:
         lines.append(auth_header(auth))
     encoded = None
-    if body is not None:
+    if body is not None and method != "HEAD":
         encoded = body.encode("utf-8")
         if not any(name.lower() == "content-type" for name in headers or {}):
             lines.append(f"Content-Type: {DEFAULT_BODY_CONTENT_TYPE}")

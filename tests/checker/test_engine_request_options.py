@@ -53,7 +53,7 @@ def test_each_method_reaches_the_target(target, method):
     assert json.loads(result.observation.body)["method"] == method
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "GET", "DELETE", "OPTIONS"])
 def test_a_body_is_sent_with_a_text_content_type_unless_the_headers_name_one(target, method):
     assert check(target.url("/echo-request"), opts(method, body="ping ✓")).ok
     seen = echoed(target)
@@ -64,6 +64,12 @@ def test_a_body_is_sent_with_a_text_content_type_unless_the_headers_name_one(tar
     check(target.url("/echo-request"), opts(method, headers={"Content-Type": "application/json"}, body='{"a": 1}'))
     seen = echoed(target)
     assert seen["headers"]["content-type"] == "application/json" and seen["body"] == b'{"a": 1}'
+
+
+def test_a_head_sends_no_body_even_when_the_monitor_has_one(target):
+    assert check(target.url("/echo-request"), opts("HEAD", body="ignored")).ok
+    seen = echoed(target)
+    assert seen["method"] == "HEAD" and seen["body"] == b"" and "content-type" not in seen["headers"]
 
 
 def test_a_post_without_a_body_sends_an_empty_one(target):

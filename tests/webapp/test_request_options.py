@@ -12,7 +12,7 @@ import pytest
 
 from checker.record import load_spec
 from healthmon.db import database
-from healthmon.domain.request import MAX_BODY_BYTES, MAX_HEADERS_BYTES, WARN_NO_TLS_VERIFY, WARN_SECRET_IN_CLEAR
+from healthmon.domain.request import MAX_BODY_CHARS, MAX_HEADERS_BYTES, WARN_NO_TLS_VERIFY, WARN_SECRET_IN_CLEAR
 from healthmon.logs import QUIET_LOGGERS
 from healthmon.models import Monitor
 from healthmon.queue.base import CheckJob
@@ -207,10 +207,8 @@ BAD = [
     pytest.param({"headers": {f"X-{i}": "1" for i in range(33)}}, "headers", "At most 32", id="headers-33"),
     pytest.param({"headers": _long_headers()}, "headers", f"at most {MAX_HEADERS_BYTES}", id="headers-too-big"),
     pytest.param({"headers": {"X-A": "1", "x-a": "2"}}, "headers", "given twice", id="header-twice"),
-    pytest.param({"body": "x"}, "body", "GET request carries no body", id="body-with-get"),
-    pytest.param({"method": "DELETE", "body": "x"}, "body", "DELETE request carries no body", id="body-with-delete"),
-    pytest.param({"method": "POST", "body": "x" * (MAX_BODY_BYTES + 1)}, "body", f"Longer than {MAX_BODY_BYTES}",
-                 id="body-too-large"),
+    pytest.param({"method": "POST", "body": "x" * (MAX_BODY_CHARS + 1)}, "body",
+                 f"Longer than {MAX_BODY_CHARS} characters", id="body-too-large"),
     pytest.param({"method": "POST", "body": "a\u0000b"}, "body", "NUL", id="body-nul"),
     pytest.param({"method": "POST", "body": 5}, "body", "Not a valid string", id="body-not-a-string"),
     pytest.param({"auth": {"type": "digest"}}, "auth.type", "one of", id="auth-type"),
@@ -228,8 +226,6 @@ BAD = [
                  id="bearer-token-newline"),
     pytest.param({"auth": {"type": "bearer", "token": "t", "extra": 1}}, "auth.extra", "Unknown field",
                  id="auth-unknown-field"),
-    pytest.param({"auth": {"type": "bearer", "token": "t"}, "headers": {"Authorization": "Token x"}}, "auth",
-                 "not both", id="auth-and-authorization-header"),
     pytest.param({"follow_redirects": "yes"}, "follow_redirects", "boolean", id="follow-string"),
     pytest.param({"verify_tls": 0}, "verify_tls", "boolean", id="verify-int"),
     pytest.param({"user_agent": "a\nb"}, "user_agent", "Printable ASCII", id="ua-newline"),
@@ -256,17 +252,17 @@ def test_an_invalid_option_is_a_422_naming_the_field(api, change, path, reason):
     assert monitor_count() == 0
 
 
-def test_the_body_limit_counts_utf8_bytes(api):
-    body = "\u00e9" * (MAX_BODY_BYTES // 2 + 1)  # 16,385 characters, 32,770 bytes
+def test_the_body_limit_counts_characters_as_the_document_does(api):
+    body = "\u00e9" * 20_000 + "x" * (MAX_BODY_CHARS - 20_000)  # 32,768 characters, 52,768 bytes of UTF-8
     raw = json.dumps({**BASE, "method": "POST", "body": body}, ensure_ascii=False).encode()
     response = api.post("/monitors", data=raw, content_type="application/json")
-    assert "bytes of UTF-8" in _error(response, "body")
-    raw = json.dumps({**BASE, "method": "POST", "body": body[:-1]}, ensure_ascii=False).encode()
-    assert api.post("/monitors", data=raw, content_type="application/json").status_code == 201
+    assert response.status_code == 201, response.get_json()
+    response = api.post("/monitors", json={**BASE, "method": "POST", "body": "x" * (MAX_BODY_CHARS + 1)})
+    assert f"Longer than {MAX_BODY_CHARS} characters" in _error(response, "body")
 
 
 @pytest.mark.parametrize(("change", "path", "reason"), [p for p in BAD if p.id in (
-    "method-lowercase", "header-host", "header-crlf", "body-with-get", "bearer-token-space")])
+    "method-lowercase", "header-host", "header-crlf", "body-too-large", "bearer-token-space")])
 def test_bulk_and_put_refuse_the_same_options(api, change, path, reason):
     response = api.post("/monitors/bulk", json={"monitors": [BASE, {**BASE, **change}]})
     assert response.status_code == 422
@@ -276,15 +272,23 @@ def test_bulk_and_put_refuse_the_same_options(api, change, path, reason):
     assert reason.lower() in _error(api.put(f"/monitors/{mid}", json={**BASE, **change}), path).lower()
 
 
-def test_patch_checks_the_merged_options_and_names_the_field_it_sent(api):
-    mid = api.post("/monitors", json={**BASE, "method": "POST", "body": "x",
-                                      "auth": {"type": "bearer", "token": TOKEN}}).get_json()["id"]
-    response = api.patch(f"/monitors/{mid}", json={"method": "GET"})
-    assert "GET request carries no body" in _error(response, "method")
-    response = api.patch(f"/monitors/{mid}", json={"headers": {"Authorization": "Token x"}})
-    assert "not both" in _error(response, "headers")
-    assert api.patch(f"/monitors/{mid}", json={"method": "GET", "body": None}).status_code == 200
-    assert _stored(mid).method == "GET"
+def test_options_that_do_not_combine_are_used_as_documented_and_the_warnings_say_how(api, settings):
+    # A HEAD does not send its body; auth replaces an Authorization header. Both are accepted (the document
+    # allows them) and shown in warnings, and the check does what the warning says.
+    created = api.post("/monitors", json={**BASE, "method": "HEAD", "body": "x", "auth": {"type": "bearer",
+                                          "token": TOKEN}, "headers": {"Authorization": "Token x"}})
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert "method is HEAD: the body is not sent" in body["warnings"]
+    assert "auth is set: it replaces the Authorization header given in headers" in body["warnings"]
+    spec = load_spec(CheckJob(body["id"], dt.datetime(2026, 1, 1)), settings)
+    assert spec.request.body is None
+    assert [line for line in spec.request.header_lines if line.startswith("Authorization")] == [
+        f"Authorization: Bearer {TOKEN}"]
+    patched = api.patch(f"/monitors/{body['id']}", json={"method": "GET"}).get_json()
+    assert "method is HEAD: the body is not sent" not in patched["warnings"]
+    job = CheckJob(body["id"], dt.datetime(2026, 1, 1), _stored(body["id"]).generation)  # a changed check
+    assert load_spec(job, settings).request.body == b"x"
 
 
 def test_the_checker_builds_the_stored_options_into_its_spec(api, settings):
@@ -307,11 +311,13 @@ def test_the_document_states_the_rules_with_examples(api):
     assert fields["method"]["enum"] == ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     assert fields["headers"]["maxProperties"] == 32 and "host" in fields["headers"]["description"]
     assert fields["headers"]["additionalProperties"]["maxLength"] == 4096
-    assert fields["body"]["maxLength"] == MAX_BODY_BYTES
+    assert fields["body"]["maxLength"] == MAX_BODY_CHARS
     for name in ("method", "headers", "body", "auth", "user_agent"):
         assert "example" in fields[name], name
-    auth = doc["components"]["schemas"]["RequestAuth"]["properties"]
-    assert auth["type"]["enum"] == ["basic", "bearer"] and "pattern" in auth["token"]
+    basic, bearer = fields["auth"]["oneOf"]  # exactly the fields of each type: no unstated "not used" rule
+    assert basic["required"] == ["type", "username", "password"] and basic["additionalProperties"] is False
+    assert bearer["required"] == ["type", "token"] and "pattern" in bearer["properties"]["token"]
+    assert fields["auth"]["nullable"] is True
     post = doc["paths"]["/monitors"]["post"]["requestBody"]["content"]["application/json"]
     assert post["example"]["method"] == "POST"
     assert "warnings" in doc["components"]["schemas"]["Monitor"]["properties"]
