@@ -66,6 +66,12 @@ def _v5_request_options(db: pw.Database) -> None:
     Monitor.update(method="GET", follow_redirects=True, verify_tls=True).where(Monitor.method.is_null()).execute()
 
 
+def _v7_id_high_water(db: pw.Database) -> None:
+    from healthmon.models import IdHighWater
+
+    db.create_tables([IdHighWater], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
@@ -74,6 +80,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
      _v4_conditions),
     (5, "monitors request options: method, headers, body, auth, follow_redirects, verify_tls, user_agent",
      _v5_request_options),
+    (7, "id_high_water: SQLite never gives a deleted monitor's id to a new one", _v7_id_high_water),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

@@ -256,6 +256,19 @@ class Job(BaseModel):
         table_name = "jobs"
 
 
+class IdHighWater(BaseModel):
+    """The highest id ever given to a row of `table` (SQLite only). SQLite gives a new row the highest id in
+    the table + 1, so deleting the newest monitor made the next one get its id back: stale links, scripts
+    and queued jobs for the deleted monitor then pointed at a different one. PostgreSQL's sequence never
+    reuses an id and needs no row here."""
+
+    table = pw.CharField(max_length=32, primary_key=True)
+    value = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "id_high_water"
+
+
 class SchemaMigration(BaseModel):
     version = pw.IntegerField(primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -264,5 +277,5 @@ class SchemaMigration(BaseModel):
         table_name = "schema_migrations"
 
 
-MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job)
+MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job, IdHighWater)
 """Every application table, in creation order (SchemaMigration is managed by migrations.py)."""

@@ -204,3 +204,17 @@ def test_a_page_past_the_end_is_empty(api):
     response = api.get(f"/monitors?page={2**40}")
     assert response.status_code == 200 and response.get_json() == []
     assert json.loads(response.headers["X-Pagination"])["total"] == 1
+
+
+def test_a_deleted_monitors_id_is_never_given_to_a_new_one(api):
+    first, newest = (api.post("/monitors", json={"name": n, "url": "https://example.com/"}).get_json()["id"]
+                     for n in ("a", "b"))
+    assert api.delete(f"/monitors/{newest}").status_code == 204
+    again = api.post("/monitors", json={"name": "c", "url": "https://example.com/"}).get_json()["id"]
+    assert again > newest > first
+    assert api.get(f"/monitors/{newest}").status_code == 404  # a stale link finds nothing, not monitor c
+    bulk = api.post("/monitors/bulk", json={"monitors": [{"name": f"d{i}", "url": "https://example.com/"}
+                                                         for i in range(3)]}).get_json()
+    assert api.delete(f"/monitors/{bulk[-1]['id']}").status_code == 204
+    later = api.post("/monitors/bulk", json={"monitors": [{"name": "e", "url": "https://example.com/"}]}).get_json()
+    assert [m["id"] for m in bulk] == [again + 1, again + 2, again + 3] and later[0]["id"] == again + 4
