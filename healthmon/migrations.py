@@ -15,6 +15,7 @@ import peewee as pw
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from healthmon.db import database, is_postgres
+from healthmon.domain.tls import DEFAULT_EXPIRY_DAYS
 from healthmon.models import MODELS, SchemaMigration
 
 log = logging.getLogger("healthmon.db")
@@ -53,12 +54,29 @@ def _v4_conditions(db: pw.Database) -> None:
     add_column_if_missing(db, "monitors", "consecutive_fast", pw.IntegerField(default=0))
 
 
+def _v6_tls_expiry(db: pw.Database) -> None:
+    from healthmon.models import TlsWarning
+
+    if "tls_expiry_days" not in {c.name for c in db.get_columns("monitors")}:
+        add_column_if_missing(db, "monitors", "tls_expiry_days", pw.IntegerField(null=True))
+        # Existing monitors get the default a new one gets.
+        db.execute_sql(f"UPDATE monitors SET tls_expiry_days = {int(DEFAULT_EXPIRY_DAYS)}")
+    add_column_if_missing(db, "monitors", "tls_expires_at", pw.DateTimeField(null=True))
+    add_column_if_missing(db, "monitors", "tls_fingerprint", pw.CharField(max_length=64, null=True))
+    add_column_if_missing(db, "monitors", "tls_observed_at", pw.DateTimeField(null=True))
+    add_column_if_missing(db, "monitors", "tls_warned_days", pw.IntegerField(null=True))
+    add_column_if_missing(db, "monitors", "tls_warned_at", pw.DateTimeField(null=True))
+    db.create_tables([TlsWarning], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
     (3, "rollups (hourly and daily aggregates) and jobs (leases and watermarks of background jobs)", _v3_rollups),
     (4, "monitors: accepted status ranges, assertions, max_response_time_ms and the slow/fast counters (DEGRADED)",
      _v4_conditions),
+    (6, "monitors: tls_expiry_days and the certificate last seen; tls_warnings (certificate expiry warnings)",
+     _v6_tls_expiry),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

@@ -17,6 +17,7 @@ OUT_FIELDS = {
     "status_changed_at", "last_checked_at", "last_status_code", "last_latency_ms", "last_error",
     "last_alert_error", "next_check_at", "skipped_slots", "created_at", "updated_at",
     "expected_status_codes", "assertions", "max_response_time_ms", "consecutive_slow", "consecutive_fast",
+    "tls_expiry_days", "tls",
 }
 PUT_EXAMPLE = {  # the guide's "Update Monitor" body
     "name": "Updated Name",
