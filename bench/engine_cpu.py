@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/engine_cpu.py [--n 3000] [--concurrency 50] [--requests-n 300] [--skip-blackbox]
     .venv/bin/python bench/engine_cpu.py --smoke   # a few seconds, tiny sizes (CI: tests/bench)
+    .venv/bin/python bench/engine_cpu.py --observe-tls ...   # adds a row: checks that read the certificate
 
 The targets (tests/support/targets.py, one HTTP and one HTTPS with an RSA-2048 certificate from a throwaway
 CA) run in a SEPARATE process, so only the client's CPU is counted: time.process_time() of this process
@@ -79,10 +80,10 @@ def cpu_us(fn, n: int) -> float:
     return (time.process_time() - start) * 1e6 / n
 
 
-def run_engine(url: str, ca: str, concurrency: int):
+def run_engine(url: str, ca: str, concurrency: int, **spec_options):
     def go(n: int) -> None:
         eng = CheckEngine(GUARD, ca_bundle=ca, max_concurrency=concurrency)
-        spec = CheckSpec(url=url, timeout=10)
+        spec = CheckSpec(url=url, timeout=10, **spec_options)
         submitted = failed = 0
         while submitted < n or eng.in_flight():
             while submitted < n and eng.free_slots():
@@ -176,6 +177,9 @@ def main() -> int:
     ap.add_argument("--skip-requests", action="store_true")
     ap.add_argument("--skip-blackbox", action="store_true")
     ap.add_argument("--blackbox-n", type=int, default=1000, help="probes per blackbox_exporter measurement")
+    ap.add_argument("--observe-tls", action="store_true",
+                    help="also measure the engine with observe_tls (libcurl CERTINFO: what a monitor's hourly check "
+                         "that reads the certificate costs)")
     ap.add_argument("--smoke", action="store_true",
                     help="seconds-long run with the smallest sizes that still exercise every client (no blackbox)")
     args = ap.parse_args()
@@ -188,9 +192,12 @@ def main() -> int:
         proc, http_url, https_url, ca = start_targets(tmp)
         try:
             rows = []
+            certificate_row = [("CheckEngine, reading the certificate (observe_tls)",
+                                lambda u: run_engine(u, ca, args.concurrency, observe_tls=True), args.n)]
             for label, factory, n in [
                 (f"CheckEngine (multi, {args.concurrency} in flight)",
                  lambda u: run_engine(u, ca, args.concurrency), args.n),
+                *(certificate_row if args.observe_tls else []),
                 ("CheckEngine, CA cache off", None, args.n),
                 ("perform_check (easy, sequential)", lambda u: run_perform_check(u, ca), perform_n),
                 ("requests (new Session per check)", lambda u: run_requests(u, ca), args.requests_n),

@@ -1,8 +1,11 @@
-"""Alert bodies: the Slack message and the generic JSON event of a Transition, rendered when it is recorded.
+"""Alert bodies: the Slack message and the generic JSON event of a Transition, or of a TLS certificate expiry
+warning (healthmon.domain.tls.TlsWarning), rendered when it is recorded.
 
 The body is rendered once, in the recording transaction, and stored in the outbox: a retry sends
 byte-for-byte the same message, and later edits to the monitor do not rewrite history. The Slack text
 is the reference deployment guide's (STEP 11) exactly; the JSON shape is documented in docs/alerts.md.
+A TLS warning is not a status change, so it has its own Slack text (TLS_SLACK_TEXT) and JSON event
+(TLS_JSON_EVENT); its outbox event_id is minus the warning's id (`tls_event_id`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 from urllib.parse import urlsplit, urlunsplit
 
 from healthmon.domain.status import Transition
+from healthmon.domain.tls import FINGERPRINT_SHOWN, TlsWarning
 
 SLACK_HOST = "hooks.slack.com"
 FORMATS = ("slack", "json")
@@ -20,6 +24,10 @@ JSON_EVENT = "monitor.state_changed"
 SLACK_TITLE = "🔔 API Status Changed"
 SLACK_TEXT = SLACK_TITLE + "\nName: {name}\nURL: {url}\nOld: {old} -> New: {new}\nTime: {time}"
 """The guide's message, line for line; `text` is also the notification/fallback text of the blocks."""
+
+TLS_JSON_EVENT = "monitor.tls_expiring"
+TLS_SLACK_TITLE = "🔒 TLS certificate expires soon"
+TLS_SLACK_TEXT = TLS_SLACK_TITLE + "\nName: {name}\nURL: {url}\nExpires: {expires} ({left})\nTime: {time}"
 
 SLACK_FIELD_MAX = 1900
 """Slack rejects a section field longer than 2000 characters (invalid_blocks); stay under it."""
@@ -137,12 +145,83 @@ def json_payload(transition: Transition) -> dict:
     }
 
 
-def render(transition: Transition, webhook_format: str) -> str:
+def render(event: Transition | TlsWarning, webhook_format: str) -> str:
     """The JSON body to POST for `webhook_format` ("slack" or "json"). Raises ValueError otherwise."""
+    tls = isinstance(event, TlsWarning)
     if webhook_format == "slack":
-        body = slack_payload(transition)
+        body = tls_slack_payload(event) if tls else slack_payload(event)
     elif webhook_format == "json":
-        body = json_payload(transition)
+        body = tls_json_payload(event) if tls else json_payload(event)
     else:
         raise ValueError(f"unknown webhook format {webhook_format!r}")
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---- TLS certificate expiry warnings ------------------------------------------------------------------
+
+
+def tls_event_id(warning_id: int) -> int:
+    """The outbox event_id of a TLS warning: minus its id, so it never meets a state change's (positive) id."""
+    return -warning_id
+
+
+def idempotency_key(event_id: int) -> str:
+    """The Idempotency-Key header of an outbox row: one value per state change or TLS warning, never shared."""
+    if event_id < 0:
+        return f"healthmon-tls-warning-{-event_id}"
+    return f"healthmon-event-{event_id}"
+
+
+def expires_in(seconds: float) -> str:
+    """`in 13 days` (whole days, rounded down) from 2 days on; below that the two largest units (`in 1d 23h`,
+    `in 5h 12m`), so a certificate 47 hours from expiry is not said to expire "in 1 day"."""
+    days = int(seconds // 86_400)
+    if days >= 2:
+        return f"in {days} days"
+    return f"in {human_duration(seconds)}"
+
+
+def tls_slack_text(warning: TlsWarning) -> str:
+    return TLS_SLACK_TEXT.format(
+        name=_slack_escape(warning.name),
+        url=_slack_escape(display_url(warning.url)),
+        expires=format_time(warning.expires_at),
+        left=expires_in(warning.seconds_left),
+        time=format_time(warning.at),
+    )
+
+
+def tls_slack_payload(warning: TlsWarning) -> dict:
+    """`{"text": <TLS_SLACK_TEXT>, "blocks": [...]}`: the facts, the certificate's fingerprint prefix and
+    which warning this is."""
+    field = lambda label, value: {"type": "mrkdwn", "text": _clip(f"*{label}:*\n{value}", SLACK_FIELD_MAX)}  # noqa: E731
+    days = warning.threshold_days
+    return {
+        "text": tls_slack_text(warning),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": TLS_SLACK_TITLE, "emoji": True}},
+            {"type": "section", "fields": [
+                field("Name", _slack_escape(warning.name)),
+                field("URL", _slack_escape(display_url(warning.url))),
+                field("Expires", f"{format_time(warning.expires_at)} ({expires_in(warning.seconds_left)})"),
+                field("Certificate (SHA-256)", f"`{warning.fingerprint_sha256[:FINGERPRINT_SHOWN]}…`"),
+            ]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+                f"Warning for expiry within {days} day{'s' if days != 1 else ''}; "
+                "a renewed certificate ends the warnings.")}]},
+        ],
+    }
+
+
+def tls_json_payload(warning: TlsWarning) -> dict:
+    """The generic receiver's TLS event (docs/alerts.md)."""
+    return {
+        "event": TLS_JSON_EVENT,
+        "warning_id": warning.warning_id,
+        "monitor": {"id": warning.monitor_id, "name": warning.name, "url": display_url(warning.url)},
+        "time": format_time(warning.at),
+        "expires_at": format_time(warning.expires_at),
+        "days_left": int(warning.seconds_left // 86_400),
+        "threshold_days": warning.threshold_days,
+        "fingerprint_sha256": warning.fingerprint_sha256,
+    }

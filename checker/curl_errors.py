@@ -24,6 +24,14 @@ _TLS_CODES = {
     pycurl.E_USE_SSL_FAILED: "TLS could not be used",
 }
 
+X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED = 9, 10
+_VERIFY_RESULTS = {
+    X509_V_ERR_CERT_NOT_YET_VALID: "TLS certificate not yet valid",
+    X509_V_ERR_CERT_HAS_EXPIRED: "TLS certificate expired",
+}
+"""OpenSSL verify results (CURLINFO_SSL_VERIFYRESULT) said more precisely than "not trusted": the ones about
+the certificate's validity period, which its owner fixes by renewing it."""
+
 _PROTOCOL_CODES = {
     pycurl.E_UNSUPPORTED_PROTOCOL: "scheme not allowed (only http and https)",
     pycurl.E_URL_MALFORMAT: "malformed URL",
@@ -39,10 +47,11 @@ _PROTOCOL_CODES = {
 
 
 def classify(code: int, host: str, *, blocked_reason: str | None, body_overflow: bool,
-             timeout: float, max_redirects: int, cap: int) -> tuple[str, str]:
+             timeout: float, max_redirects: int, cap: int, verify_result: int = 0) -> tuple[str, str]:
     """Map a libcurl result code to (error_kind, message). `host` is a bare host name (no port, path or
     credentials); `blocked_reason` is set when our open-socket hook refused a connection, which libcurl
-    reports as a plain connect failure; `body_overflow` when our write callback stopped the read."""
+    reports as a plain connect failure; `body_overflow` when our write callback stopped the read;
+    `verify_result` is OpenSSL's certificate verify result (0: none or fine)."""
     where = host or "the target"
     if blocked_reason is not None and code in (pycurl.E_COULDNT_CONNECT, pycurl.E_OPERATION_TIMEDOUT):
         return "blocked_address", f"{blocked_reason} (host {where})"
@@ -56,6 +65,8 @@ def classify(code: int, host: str, *, blocked_reason: str | None, body_overflow:
         return "too_many_redirects", f"more than {max_redirects} redirects (last host {where})"
     if code == pycurl.E_FILESIZE_EXCEEDED or (code == pycurl.E_WRITE_ERROR and body_overflow):
         return "body_too_large", f"response body from {where} is larger than {cap} bytes"
+    if code == pycurl.E_PEER_FAILED_VERIFICATION and verify_result in _VERIFY_RESULTS:
+        return "tls", f"{_VERIFY_RESULTS[verify_result]} with {where}"
     if code in _TLS_CODES:
         return "tls", f"{_TLS_CODES[code]} with {where}"
     if code in _PROTOCOL_CODES:

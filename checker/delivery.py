@@ -15,7 +15,8 @@ Guarantees (see docs/alerts.md):
 - At least once: a row is marked sent after the POST returns 2xx. If that commit fails it is retried with
   backoff while the lease still has MARK_SENT_MARGIN to run, so a database blip does not re-send. Slack's
   webhook API has no idempotency key, so a crash (or a longer outage) between the POST and that commit
-  re-sends the message; JSON receivers get an `Idempotency-Key: healthmon-event-<event_id>` header.
+  re-sends the message; JSON receivers get an `Idempotency-Key: healthmon-event-<event_id>` header
+  (`healthmon-tls-warning-<id>` for a TLS certificate warning).
 - Retries: timeouts, connection errors, 5xx and 408 back off exponentially (5 s doubling, cap 10 min,
   jittered) until MAX_ATTEMPTS or MAX_AGE. 429 waits Retry-After seconds when that is at least
   MIN_SEND_INTERVAL, else the backoff for its count of 429s; 429s have their own cap, MAX_RATE_LIMITED.
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from checker import webhook_client
-from checker.alerts import format_time
+from checker.alerts import format_time, idempotency_key
 from checker.webhook_answers import Answer, judge_response
 from healthmon.db import database, for_update, is_postgres, utcnow
 from healthmon.models import AlertOutbox, Monitor
@@ -171,7 +172,7 @@ class AlertSender:
     def _deliver(self, claim: _Claim) -> None:
         headers = {"Content-Type": "application/json"}
         if claim.webhook_format == "json":
-            headers["Idempotency-Key"] = f"healthmon-event-{claim.event_id}"
+            headers["Idempotency-Key"] = idempotency_key(claim.event_id)
         extra = {"ca_bundle": self.settings.ca_bundle} if getattr(self.settings, "ca_bundle", None) else {}
         try:
             response = self.post(claim.webhook_url, claim.payload.encode("utf-8"), headers, self.timeout, self.guard,

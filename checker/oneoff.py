@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlsplit
 
+from checker.alerts import format_time
 from checker.engine import perform_check
 from healthmon import defaults
+from healthmon.domain import tls
 from healthmon.domain.check import CheckSpec
 from healthmon.domain.verdict import Verdict, evaluate
 from healthmon.netguard import AddressGuard
@@ -36,7 +38,7 @@ def _ms(value: float | None) -> str:
 
 
 def format_result(verdict: Verdict) -> str:
-    """Readable lines: verdict, status, latency, phase timings, error."""
+    """Readable lines: verdict, status, latency, phase timings, the certificate (https), error."""
     seen = verdict.observation
     lines = [
         f"result:      {'OK' if verdict.ok else 'FAILED'}",
@@ -48,6 +50,10 @@ def format_result(verdict: Verdict) -> str:
         f"  1st byte:  {_ms(seen.first_byte_ms)}",
         f"redirects:   {seen.redirects}",
     ]
+    if seen.tls is not None and seen.checked_at is not None:
+        left = tls.whole_days_left(seen.tls.expires_at, seen.checked_at)
+        lines.append(f"certificate: expires {format_time(seen.tls.expires_at)} "
+                     f"({'expired' if left < 0 else f'in {left} days'}), sha256 {seen.tls.fingerprint_sha256}")
     if verdict.error_kind:
         lines.append(f"error:       {verdict.error_kind}: {verdict.error}")
     return "\n".join(lines)
@@ -63,7 +69,7 @@ def run(settings: Settings, url: str, expected_status: int = 200, timeout: float
         print(f"healthmon check: {problem}", file=sys.stderr)
         return EXIT_USAGE
     spec = CheckSpec(url=url, timeout=timeout, expected_status_code=expected_status,
-                     max_body_bytes=settings.max_body_bytes)
+                     max_body_bytes=settings.max_body_bytes, observe_tls=url[:8].lower() == "https://")
     seen = perform_check(spec, AddressGuard(settings.allowed_private_cidrs), ca_bundle=settings.ca_bundle)
     verdict = evaluate(spec, seen)
     print(format_result(verdict), flush=True)

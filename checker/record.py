@@ -5,7 +5,8 @@ in id order on PostgreSQL; on SQLite the IMMEDIATE transaction already holds the
 re-checks that each job still applies, and, per monitor in slot order, moves the counters and the status
 through the pure state machine (healthmon.domain.status); then it inserts the CheckResults (unique per
 monitor and slot), writes each monitor's new state once, and, for each Transition, the StateChange and its
-AlertOutbox row. Either all of
+AlertOutbox row; for a check that saw the server's certificate, the certificate facts and a due expiry
+warning (healthmon.domain.tls) with its TlsWarning and AlertOutbox rows. Either all of
 that commits or none of it, so a crash can never leave a state change without its alert, and a message
 delivered twice (SQS is at-least-once) records once: the second delivery finds the slot taken.
 
@@ -26,12 +27,12 @@ from dataclasses import dataclass
 from checker import alerts
 from healthmon import defaults, history, sql
 from healthmon.db import database, is_postgres, utcnow
-from healthmon.domain import conditions
+from healthmon.domain import conditions, tls
 from healthmon.domain.check import CheckSpec, captures
 from healthmon.domain.request import request_options
 from healthmon.domain.status import ANSWERING, DOWN, MonitorState, Transition, next_state
 from healthmon.domain.verdict import Verdict
-from healthmon.models import AlertOutbox, StateChange
+from healthmon.models import AlertOutbox, StateChange, TlsWarning
 from healthmon.queue.base import CheckJob
 from healthmon.redact import redact_text
 from healthmon.settings import Settings
@@ -58,6 +59,7 @@ class RecordOutcome:
     recorded: bool
     reason: str
     transition: Transition | None = None
+    tls_warning: tls.TlsWarning | None = None
 
 
 def _drop_reason(monitor, job: CheckJob) -> str | None:
@@ -76,14 +78,15 @@ def _drop_reason(monitor, job: CheckJob) -> str | None:
 
 _SPEC_COLUMNS = ("id, enabled, generation, last_slot, url, timeout, expected_status_code, expected_status_codes, "
                  "assertions, max_response_time_ms, method, headers, body, auth, follow_redirects, verify_tls, "
-                 "user_agent")
+                 "user_agent, tls_observed_at")
 
 
 def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | None]:
     """For each job, what to check, or None when its message should be deleted unchecked (monitor deleted
     or disabled, configuration changed since the job was scheduled, or this or a later slot already
     recorded). One query for the whole list; reads without locking: `record_results` checks again under
-    the lock."""
+    the lock. An https check also collects the certificate when tls.observe_due says so."""
+    now = utcnow()
     ids = sorted({j.monitor_id for j in jobs})
     rows = {}
     for chunk in sql.chunks(ids):
@@ -103,7 +106,8 @@ def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | Non
         out.append(CheckSpec(url=row[4], timeout=float(row[5]), expected_status_code=row[6],
                              max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes,
                              accepted_statuses=statuses, assertions=assertions, max_response_time_ms=row[9],
-                             request=request, **captures(assertions)))
+                             request=request, observe_tls=tls.observe_due(row[4], sql.as_datetime(row[17]), now),
+                             **captures(assertions)))
     return out
 
 
@@ -232,6 +236,56 @@ def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, setti
     return transition
 
 
+_TLS_COLUMNS = "id, tls_expiry_days, tls_fingerprint, tls_warned_days, tls_warned_at"
+_WRITE_TLS = ("UPDATE monitors SET tls_expires_at = ?, tls_fingerprint = ?, tls_observed_at = ?, tls_warned_days = ?, "
+              "tls_warned_at = ? WHERE id = ?")
+
+
+def _record_tls(monitors: dict[int, _Locked], seen: list[tuple[int, int, dt.datetime, tls.TlsFacts, bool]],
+                now: dt.datetime) -> dict[int, tls.TlsWarning]:
+    """Store the certificate facts of the batch's recorded checks (`seen`: item index, monitor id, checked at,
+    facts, whether a warning may be sent; in slot order) and insert the warnings due. Returns them by item
+    index. Rare (a monitor's certificate is collected at most once per tls.OBSERVE_INTERVAL), so it runs
+    its own statements and leaves the hot ones alone; the monitors are already locked."""
+    if not seen:
+        return {}
+    ids = sorted({monitor_id for _, monitor_id, _, _, _ in seen})
+    state: dict[int, list] = {}
+    for chunk in sql.chunks(ids):
+        for row in sql.query(f"SELECT {_TLS_COLUMNS} FROM monitors WHERE id IN ({sql.marks(len(chunk))})", chunk):
+            state[row[0]] = [row[1], row[2], row[3], sql.as_datetime(row[4])]
+    out: dict[int, tls.TlsWarning] = {}
+    writes: dict[int, tuple] = {}
+    for index, monitor_id, checked_at, facts, may_warn in seen:
+        expiry_days, fingerprint, warned_days, warned_at = state[monitor_id]
+        if facts.fingerprint_sha256 != fingerprint:  # another certificate: what was warned for it, if ever
+            fingerprint = facts.fingerprint_sha256
+            first = (TlsWarning.select(TlsWarning.threshold_days, TlsWarning.created_at)
+                     .where((TlsWarning.monitor == monitor_id) & (TlsWarning.fingerprint == fingerprint))
+                     .order_by(TlsWarning.threshold_days).tuples().first())
+            warned_days, warned_at = first if first else (None, None)
+        warned = {} if warned_days is None else {fingerprint: warned_days}
+        level = tls.warning_due(tls.days_left(facts.expires_at, checked_at), fingerprint, warned, expiry_days)
+        if level is not None and may_warn:
+            m = monitors[monitor_id]
+            row = TlsWarning.create(monitor=monitor_id, fingerprint=fingerprint, threshold_days=level,
+                                    expires_at=facts.expires_at, created_at=now)
+            warning = tls.TlsWarning(warning_id=row.id, monitor_id=monitor_id, name=m.name, url=m.url,
+                                     expires_at=facts.expires_at, fingerprint_sha256=fingerprint,
+                                     threshold_days=level, at=now)
+            if m.webhook_url:
+                fmt = alerts.resolve_format(m.webhook_url, m.webhook_format)
+                AlertOutbox.insert(event_id=alerts.tls_event_id(row.id), monitor_id=monitor_id,
+                                   webhook_url=m.webhook_url, webhook_format=fmt,
+                                   payload=alerts.render(warning, fmt), created_at=now, next_attempt_at=now).execute()
+            warned_days, warned_at = level, now
+            out[index] = warning
+        state[monitor_id] = [expiry_days, fingerprint, warned_days, warned_at]
+        writes[monitor_id] = (facts.expires_at, fingerprint, checked_at, warned_days, warned_at, monitor_id)
+    sql.execute_many(_WRITE_TLS, list(writes.values()))
+    return out
+
+
 SKIPPED = None
 """The verdict of a job that was not checked because it came too late (see `record_results`)."""
 
@@ -248,12 +302,16 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
 
     Side effects on commit: a CheckResult row per recorded item; each monitor's last_* fields, last_slot,
     counters, status and pending job; per transition a StateChange row and, if the monitor has a webhook,
-    an AlertOutbox row; then the log line `[STATE CHANGE] monitor=N OLD -> NEW`. Raises only on database
+    an AlertOutbox row; per check that saw the certificate, the monitor's tls_* facts and, when a warning is
+    due (tls.warning_due; never for a check whose TLS verification failed: its error already fails it), a
+    TlsWarning row and, with a webhook, its AlertOutbox row; then the log lines
+    `[STATE CHANGE] monitor=N OLD -> NEW` and `[TLS WARNING] monitor=N ...`. Raises only on database
     errors, and then nothing is written (the caller leaves the messages on the queue).
     """
     now = utcnow()
     outcomes: list[RecordOutcome | None] = [None] * len(items)
     transitions: list[Transition] = []
+    certificates: list[tuple[int, int, dt.datetime, tls.TlsFacts, bool]] = []
     order = sorted(range(len(items)), key=lambda i: (items[i][0].monitor_id, items[i][0].slot))
     with database.atomic():
         monitors = _lock(sorted({job.monitor_id for job, _ in items}))
@@ -282,13 +340,21 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
             transition = _apply(m, job, verdict, error, settings, now)
             if transition is not None:
                 transitions.append(transition)
+            if seen.tls is not None:
+                certificates.append((i, m.id, seen.checked_at or now, seen.tls, seen.error_kind != "tls"))
             outcomes[i] = RecordOutcome(True, "recorded", transition)
+        warnings = _record_tls(monitors, certificates, now)
+        for i, warning in warnings.items():
+            outcomes[i] = RecordOutcome(True, "recorded", outcomes[i].transition, warning)
         sql.insert_rows("check_results", _RESULT_COLUMNS, results, ignore_conflicts=True)
         sql.execute_many(_WRITE_STATE, [m.state_row() for m in monitors.values() if m.dirty])
         if also is not None:
             also()
     for t in transitions:
         log.info("[STATE CHANGE] monitor=%d %s -> %s", t.monitor_id, t.from_status, t.to_status)
+    for w in warnings.values():
+        log.info("[TLS WARNING] monitor=%d certificate %s... expires %s, within %d day(s)", w.monitor_id,
+                 w.fingerprint_sha256[:tls.FINGERPRINT_SHOWN], alerts.format_time(w.expires_at), w.threshold_days)
     return outcomes  # type: ignore[return-value]
 
 

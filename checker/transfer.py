@@ -10,8 +10,11 @@ option setup.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import re
 import socket
+import ssl
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -21,6 +24,7 @@ from checker.curl_errors import classify
 from healthmon import __version__
 from healthmon.domain.check import CheckSpec, Observation
 from healthmon.domain.request import BODY_METHODS, RequestOptions
+from healthmon.domain.tls import TlsFacts
 from healthmon.netguard import AddressGuard, BlockedAddress
 
 USER_AGENT = f"healthmon/{__version__}"
@@ -115,7 +119,7 @@ class Transfer:
 
     __slots__ = ("guard", "token", "spec", "cap", "received", "overflow", "blocked", "keep", "chunks",
                  "header_lines", "handle", "headers_on", "request", "guard_redirects", "head", "redirecting",
-                 "refused_redirect")
+                 "refused_redirect", "certinfo_on")
 
     def __init__(self, guard: GuardCache, handle: pycurl.Curl):
         self.guard = guard
@@ -127,6 +131,7 @@ class Transfer:
         self.head = False  # a HEAD request: no body will come, so no size cap applies
         self.redirecting = False
         self.refused_redirect: str | None = None
+        self.certinfo_on = False  # CERTINFO on (set only for checks that observe the certificate)
 
     def start(self, token: Any, spec: CheckSpec | None, cap: int, keep: bool) -> None:
         self.token = token
@@ -243,6 +248,9 @@ def configure_check(c: pycurl.Curl, t: Transfer, spec: CheckSpec, token: Any) ->
         else:
             c.unsetopt(pycurl.HEADERFUNCTION)
         t.headers_on = want_headers
+    if spec.observe_tls != t.certinfo_on:  # CERTINFO makes libcurl print the whole chain: only when asked
+        c.setopt(pycurl.OPT_CERTINFO, 1 if spec.observe_tls else 0)
+        t.certinfo_on = spec.observe_tls
     configure_request(c, spec.url, spec.timeout)
     c.setopt(pycurl.MAXREDIRS, spec.max_redirects)
     # A Content-Length above the cap fails before the body is read at all. A HEAD response announces the
@@ -321,7 +329,7 @@ def observe(c: pycurl.Curl, t: Transfer, code: int) -> Observation:
     connect_ms (TCP), tls_ms (TLS handshake, https only); first_byte_ms is the time from the start to the
     first response byte; latency_ms the whole check. A body beyond max_body_bytes is a transport failure
     (body_too_large): the target answers, but with something no health endpoint should send. Headers and
-    body are filled only when the spec asked to capture them.
+    body are filled only when the spec asked to capture them, `tls` only when it asked to observe it.
     """
     spec = t.spec
     assert spec is not None
@@ -338,8 +346,10 @@ def observe(c: pycurl.Curl, t: Transfer, code: int) -> Observation:
                                    "header that would go to another host (follow_redirects false, or use the "
                                    "final URL)")
     elif code != 0:
+        verify = c.getinfo(pycurl.SSL_VERIFYRESULT) if code == pycurl.E_PEER_FAILED_VERIFICATION else 0
         kind, error = classify(code, _host(c, spec.url), blocked_reason=t.blocked, body_overflow=t.overflow,
-                               timeout=spec.timeout, max_redirects=spec.max_redirects, cap=t.cap)
+                               timeout=spec.timeout, max_redirects=spec.max_redirects, cap=t.cap,
+                               verify_result=verify)
     return Observation(
         status_code=status,
         latency_ms=round(total, 3),
@@ -353,7 +363,29 @@ def observe(c: pycurl.Curl, t: Transfer, code: int) -> Observation:
         checked_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         headers=parse_headers(t.header_lines) if spec.capture_headers else None,
         body=b"".join(t.chunks) if spec.capture_body else None,
+        tls=tls_facts(c) if spec.observe_tls else None,
     )
+
+
+_FRACTION = re.compile(r"(\d\d:\d\d:\d\d)\.\d+")
+
+
+def tls_facts(c: pycurl.Curl) -> TlsFacts | None:
+    """The leaf certificate of the transfer's last TLS handshake, from libcurl's CERTINFO (the first entry of
+    the chain the server sent): its "Expire date" (OpenSSL's `Jan  3 19:28:11 2027 GMT`) and the SHA-256 of
+    its DER form (the "Cert" PEM, base64-decoded). None without a handshake (http, connection refused, a
+    resumed session) or if libcurl's text cannot be read."""
+    try:
+        chain = c.getinfo(pycurl.INFO_CERTINFO)
+        if not chain:
+            return None
+        leaf = dict(chain[0])
+        seconds = ssl.cert_time_to_seconds(_FRACTION.sub(r"\1", leaf["Expire date"]))
+        der = ssl.PEM_cert_to_DER_cert(leaf["Cert"])
+    except (pycurl.error, KeyError, ValueError, TypeError, UnicodeDecodeError):
+        return None
+    expires = dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)
+    return TlsFacts(expires_at=expires, fingerprint_sha256=hashlib.sha256(der).hexdigest())
 
 
 def parse_headers(lines: list[bytes]) -> dict[str, str]:

@@ -15,6 +15,7 @@ import peewee as pw
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from healthmon.db import database, is_postgres
+from healthmon.domain.tls import DEFAULT_EXPIRY_DAYS
 from healthmon.models import MODELS, SchemaMigration
 
 log = logging.getLogger("healthmon.db")
@@ -66,6 +67,21 @@ def _v5_request_options(db: pw.Database) -> None:
     Monitor.update(method="GET", follow_redirects=True, verify_tls=True).where(Monitor.method.is_null()).execute()
 
 
+def _v6_tls_expiry(db: pw.Database) -> None:
+    from healthmon.models import TlsWarning
+
+    if "tls_expiry_days" not in {c.name for c in db.get_columns("monitors")}:
+        add_column_if_missing(db, "monitors", "tls_expiry_days", pw.IntegerField(null=True))
+        # Existing monitors get the default a new one gets.
+        db.execute_sql(f"UPDATE monitors SET tls_expiry_days = {int(DEFAULT_EXPIRY_DAYS)}")
+    add_column_if_missing(db, "monitors", "tls_expires_at", pw.DateTimeField(null=True))
+    add_column_if_missing(db, "monitors", "tls_fingerprint", pw.CharField(max_length=64, null=True))
+    add_column_if_missing(db, "monitors", "tls_observed_at", pw.DateTimeField(null=True))
+    add_column_if_missing(db, "monitors", "tls_warned_days", pw.IntegerField(null=True))
+    add_column_if_missing(db, "monitors", "tls_warned_at", pw.DateTimeField(null=True))
+    db.create_tables([TlsWarning], safe=True)
+
+
 def _v7_id_high_water(db: pw.Database) -> None:
     from healthmon.models import IdHighWater
 
@@ -80,6 +96,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
      _v4_conditions),
     (5, "monitors request options: method, headers, body, auth, follow_redirects, verify_tls, user_agent",
      _v5_request_options),
+    (6, "monitors: tls_expiry_days and the certificate last seen; tls_warnings (certificate expiry warnings)",
+     _v6_tls_expiry),
     (7, "id_high_water: SQLite never gives a deleted monitor's id to a new one", _v7_id_high_water),
 ]
 """(version, description, function). Append only; never edit a released migration."""

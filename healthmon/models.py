@@ -11,6 +11,7 @@ import json
 import peewee as pw
 
 from healthmon.db import database, utcnow
+from healthmon.domain.tls import DEFAULT_EXPIRY_DAYS, whole_days_left
 
 
 class BaseModel(pw.Model):
@@ -101,6 +102,15 @@ class Monitor(BaseModel):
     pending_slot = pw.DateTimeField(null=True)
     skipped_slots = pw.IntegerField(default=0)
     last_alert_error = pw.TextField(null=True)
+    # TLS certificate expiry (healthmon.domain.tls): warn this many days before (None: never), and the leaf
+    # certificate last seen (https only; collected at most hourly), with the lowest threshold already warned
+    # for that certificate and when.
+    tls_expiry_days = pw.IntegerField(null=True, default=DEFAULT_EXPIRY_DAYS)
+    tls_expires_at = pw.DateTimeField(null=True)
+    tls_fingerprint = pw.CharField(max_length=64, null=True)
+    tls_observed_at = pw.DateTimeField(null=True)
+    tls_warned_days = pw.IntegerField(null=True)
+    tls_warned_at = pw.DateTimeField(null=True)
 
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
@@ -108,6 +118,15 @@ class Monitor(BaseModel):
     class Meta:
         table_name = "monitors"
         indexes = ((("enabled", "next_check_at"), False),)
+
+    @property
+    def tls(self) -> dict | None:
+        """The certificate facts as the API shows them (None before an https check saw a certificate)."""
+        if self.tls_expires_at is None or self.tls_fingerprint is None:
+            return None
+        return {"expires_at": self.tls_expires_at, "days_left": whole_days_left(self.tls_expires_at, utcnow()),
+                "fingerprint_sha256": self.tls_fingerprint, "observed_at": self.tls_observed_at,
+                "warned_days": self.tls_warned_days, "warned_at": self.tls_warned_at}
 
 
 class CheckResult(BaseModel):
@@ -149,7 +168,8 @@ class AlertOutbox(BaseModel):
     """An alert to deliver, written in the same transaction as its state change.
 
     No foreign keys: deleting a monitor must not cancel an alert about a transition that happened.
-    `event_id` is unique, so one state change can never produce two alerts.
+    `event_id` is unique, so one state change can never produce two alerts: a StateChange id (positive), or
+    minus a TlsWarning id for a certificate expiry warning.
     """
 
     event_id = pw.IntegerField(unique=True)
@@ -176,6 +196,36 @@ class AlertOutbox(BaseModel):
             # check asks `state IN (all states) AND attempted_at > ?`: one range probe per state.
             (("webhook_url", "state", "attempted_at"), False),
         )
+
+
+class NeverReusedAutoField(pw.AutoField):
+    """An id no later row gets again, even after the row is deleted: PostgreSQL's sequence never reuses one,
+    and on SQLite AUTOINCREMENT stops the default reuse of the largest rowid. For ids other tables keep after
+    the row is gone (an outbox event id)."""
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        if isinstance(self.model._meta.database.obj, pw.SqliteDatabase):
+            return pw.NodeList((node, pw.SQL("AUTOINCREMENT")))
+        return node
+
+
+class TlsWarning(BaseModel):
+    """A certificate expiry warning (healthmon.domain.tls): one per monitor, certificate and threshold.
+
+    Written with its AlertOutbox row, whose event_id is minus this id (state changes have positive ones).
+    """
+
+    id = NeverReusedAutoField()
+    monitor = pw.ForeignKeyField(Monitor, backref="tls_warnings", on_delete="CASCADE")
+    fingerprint = pw.CharField(max_length=64)
+    threshold_days = pw.IntegerField()
+    expires_at = pw.DateTimeField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "tls_warnings"
+        indexes = ((("monitor", "fingerprint", "threshold_days"), True),)
 
 
 class QueueMessage(BaseModel):
@@ -277,5 +327,6 @@ class SchemaMigration(BaseModel):
         table_name = "schema_migrations"
 
 
-MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job, IdHighWater)
+MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job, TlsWarning,
+          IdHighWater)
 """Every application table, in creation order (SchemaMigration is managed by migrations.py)."""

@@ -20,6 +20,7 @@ from healthmon.domain.status import STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
 from webapp.request_schemas import RequestOptionsOutput, request_field_specs
 from webapp.schema_checks import ASSERTION_EXAMPLES, check_field_specs
+from webapp.schema_tls import tls_field_specs
 from webapp.urls import UrlProblem, normalise_url
 
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"
@@ -219,6 +220,7 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
         ),
         **check_field_specs(opt, doc),
         **request_field_specs(patch, StrictBoolean),
+        **tls_field_specs(opt, doc),
     }
 
 
@@ -350,6 +352,23 @@ class MonitorQuerySchema(PagedQuerySchema):
 # ---- output -------------------------------------------------------------------------------------------
 
 
+class TlsSchema(ma.Schema):
+    """The leaf certificate an https check of the monitor was last served (healthmon.domain.tls)."""
+
+    expires_at = UtcDateTime(required=True, metadata={"description": "The certificate's notAfter."})
+    days_left = fields.Integer(required=True, metadata={
+        "description": "Whole days until expires_at at the time of the request, rounded down; negative once expired."})
+    fingerprint_sha256 = fields.String(required=True, metadata={
+        "description": "SHA-256 of the certificate (DER form), 64 lowercase hex digits.",
+        "example": "aa311baf4e556271d7c9ba5b8befb95ecf6639ddeb512c17a1672cfff54fdf7e"})
+    observed_at = UtcDateTime(required=True, metadata={
+        "description": "When a check last read it (the first check, then at most once an hour)."})
+    warned_days = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "The lowest threshold (days) already warned about for this certificate (tls_expiry_days, 3 "
+                       "or 1); null: not warned."})
+    warned_at = UtcDateTime(allow_none=True, required=True, metadata={"description": "When that warning was recorded."})
+
+
 class MonitorSchema(RequestOptionsOutput):
     """A stored monitor as the API shows it (with its request options, secrets masked)."""
 
@@ -364,6 +383,11 @@ class MonitorSchema(RequestOptionsOutput):
         "example": ["200-299", 301]})
     assertions = fields.List(fields.Dict(), allow_none=True, required=True, metadata={"example": ASSERTION_EXAMPLES})
     max_response_time_ms = fields.Integer(allow_none=True, required=True)
+    tls_expiry_days = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "Days before the certificate's expiry to warn; null: no warnings."})
+    tls = fields.Nested(TlsSchema, allow_none=True, required=True, metadata={
+        "description": "The certificate an https check last saw; null for http monitors and before the first "
+                       "https check reached the TLS handshake."})
     webhook_url = MaskedWebhookUrl(
         allow_none=True, required=True, metadata={"description": "Masked; the full URL is never returned."}
     )

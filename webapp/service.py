@@ -15,6 +15,8 @@ under the row lock. Also:
   cannot be applied to the stored state (RFC 5789). A body's own pair is the schema's 422.
 - `auth` and secret header values are write-only in the same way (resolve_request_secrets): `****` sent
   back keeps the stored secret; on create it is refused.
+- a changed url forgets the certificate last seen (`tls`), a changed tls_expiry_days keeps it; either way
+  the next check collects it again (healthmon.domain.tls.edit_effect).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import peewee as pw
 
 from healthmon import sql
 from healthmon.db import database, for_update, is_postgres, utcnow
-from healthmon.domain import lifecycle
+from healthmon.domain import lifecycle, tls
 from healthmon.domain import request as request_options
 from healthmon.domain.status import MonitorState
 from healthmon.models import CheckResult, IdHighWater, Monitor, StateChange
@@ -250,6 +252,11 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
             # The event log explains why the status left UP/DOWN; no alert is sent for an edit.
             StateChange.create(monitor=monitor, from_status=old_status, to_status=monitor.status, created_at=now,
                                reason=plan.reason)
+        tls_effect = tls.edit_effect(changed)
+        if tls_effect == "forget":  # the certificate seen was another host's
+            monitor.tls_expires_at = monitor.tls_fingerprint = monitor.tls_warned_days = monitor.tls_warned_at = None
+        if tls_effect is not None:
+            monitor.tls_observed_at = None  # the next check collects the certificate
         if plan.check_now:
             monitor.next_check_at = now
         if plan.forget_pending:

@@ -8,6 +8,8 @@ One name per concept:
 - `MonitorState` and `next_state` (status.py): the statuses and the pure state machine over verdicts.
 - `Transition` (status.py): one change of a monitor's status, as recorded (table `state_changes`) and alerted.
 - `lifecycle` (lifecycle.py): what creating and editing a monitor does to its state (the resets an edit causes).
+- `TlsFacts`, `TlsWarning` and `warning_due` (tls.py): the certificate a check saw, and which expiry warning is
+  due (not a state change: the status is untouched).
 
 The stored forms keep their table names: a Verdict with its Observation is stored as a `CheckResult` row, a
 Transition as a `StateChange` row (healthmon.models).

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from healthmon import defaults
 from healthmon.domain.conditions import Assertion, StatusRange
 from healthmon.domain.request import RequestOptions
+from healthmon.domain.tls import TlsFacts
 
 ERROR_KINDS = (
     "timeout",  # the whole-check deadline passed
@@ -40,6 +41,8 @@ class CheckSpec:
     (the monitor becomes DEGRADED, not DOWN). `capture_headers` / `capture_body` ask the engine to keep the
     response headers / the body (up to `max_body_bytes`) in the Observation, for conditions that read them
     (`captures()` gives them); off, nothing is kept and a check costs no more than a status check.
+    `observe_tls` asks for the server's certificate facts (healthmon.domain.tls; https only, costs CPU, so
+    the recorder asks at most once per tls.OBSERVE_INTERVAL per monitor).
 
     `request` holds the monitor's request options (method, headers, body, auth, redirects, TLS, User-Agent;
     healthmon.domain.request); None is a plain GET with the engine's defaults.
@@ -56,6 +59,7 @@ class CheckSpec:
     assertions: tuple[Assertion, ...] = ()
     max_response_time_ms: int | None = None
     request: RequestOptions | None = None
+    observe_tls: bool = False
 
 
 def captures(assertions: tuple[Assertion, ...]) -> dict[str, bool]:
@@ -73,6 +77,9 @@ class Observation:
     Times are milliseconds; phase times are None when the connection never got that far. `error` is a
     short human message that never contains a URL path, query or credential. `headers` (names lowercased,
     the last value of a repeated header wins) and `body` are None unless the spec asked to capture them.
+    `tls`: the leaf certificate of the check's last TLS handshake (the URL's host, or the last https hop of
+    a redirect), when the spec asked to observe it and a handshake got that far (also when verification
+    then failed); else None.
     """
 
     status_code: int | None
@@ -87,3 +94,4 @@ class Observation:
     checked_at: dt.datetime | None = None
     headers: Mapping[str, str] | None = None
     body: bytes | None = None
+    tls: TlsFacts | None = None

@@ -48,3 +48,18 @@ def test_it_exits_2_for_an_invalid_url(url):
     proc = healthmon_check(url)
     assert proc.returncode == 2
     assert "healthmon check:" in proc.stderr and proc.stdout == ""
+
+
+def test_it_prints_the_certificate_of_an_https_url(tmp_path):
+    import datetime as dt
+    import hashlib
+
+    from tests.support.targets import TargetServer, make_leaf_certificates
+
+    certs = make_leaf_certificates(tmp_path, {"10d": dt.timedelta(days=10)})
+    with TargetServer(tls=certs.leaves["10d"]) as https:
+        proc = healthmon_check(https.url("/"), CA_BUNDLE=certs.ca_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fingerprint = hashlib.sha256(certs.der["10d"]).hexdigest()
+    assert f"certificate: expires {certs.not_after['10d']:%Y-%m-%dT%H:%M:%S}.000Z (in 9 days), sha256 {fingerprint}" \
+        in proc.stdout

@@ -26,7 +26,8 @@ _made: list[Worker] = []
 
 
 def make_worker(settings, queue=None, **kwargs) -> Worker:
-    engine = CheckEngine(AddressGuard(settings.allowed_private_cidrs), max_concurrency=kwargs.pop("concurrency", 10))
+    engine = CheckEngine(AddressGuard(settings.allowed_private_cidrs), max_concurrency=kwargs.pop("concurrency", 10),
+                         ca_bundle=kwargs.pop("ca_bundle", None))
     kwargs.setdefault("receive_wait", RECEIVE_WAIT)
     worker = Worker(settings, queue or DatabaseQueue(settings), engine, concurrency=engine.max_concurrency, **kwargs)
     _made.append(worker)

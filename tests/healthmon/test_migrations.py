@@ -68,3 +68,26 @@ def test_migration_5_gives_existing_monitors_the_plain_request_options(db):
     row = db.execute_sql("SELECT method, follow_redirects, verify_tls FROM monitors").fetchone()
     assert row[0] == "GET" and bool(row[1]) and bool(row[2])  # stored, not only read as defaults
     assert init_db() == []
+
+
+TLS_COLUMNS = ("tls_expiry_days", "tls_expires_at", "tls_fingerprint", "tls_observed_at", "tls_warned_days",
+               "tls_warned_at")
+
+
+def test_migration_6_gives_existing_monitors_the_default_tls_limit(db):
+    from healthmon.db import is_postgres
+    from healthmon.models import SchemaMigration
+
+    Monitor.create(name="kept", url="https://example.com/", check_interval=60, timeout=5)
+    # The schema as migration 5 left it: no TLS columns, no tls_warnings table.
+    db.execute_sql("DROP TABLE tls_warnings")
+    for column in TLS_COLUMNS:
+        db.execute_sql(f"ALTER TABLE monitors DROP COLUMN {column}")
+    SchemaMigration.delete().where(SchemaMigration.version == 6).execute()
+
+    assert 6 in init_db()
+    (kept,) = Monitor.select()
+    assert (kept.name, kept.tls_expiry_days, kept.tls) == ("kept", 14, None)
+    if not is_postgres():  # SQLite would reuse the largest id after a delete; AUTOINCREMENT never does
+        (ddl,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'tls_warnings'").fetchone()
+        assert "AUTOINCREMENT" in ddl

@@ -18,6 +18,8 @@ Routes (any method):
   /echo-request        200 with {"method", "path", "headers" (names lowercased), "body"} as JSON
   /redirect-status/N?url=U   status N (a 3xx) -> U
 A HEAD request gets the headers of the GET (Content-Length included) and no body, as RFC 9110 says.
+`server.set_certificate(cert, key)` serves another certificate from the next connection on (a renewal);
+`make_leaf_certificates` makes leaves that expire when a test needs (in 2 days, 10 days, already expired).
 `server.count(path)` is how many requests reached a path (query ignored); `server.connections` how many
 TCP connections were accepted (a guard test expects 0).
 """
@@ -203,6 +205,13 @@ class TargetServer:
         """What /flap answers from now on."""
         self._server.status = status
 
+    def set_certificate(self, certfile: str, keyfile: str) -> None:
+        """Serve another certificate from the next connection on (an HTTPS target only): a renewal."""
+        assert self.scheme == "https", "an HTTP target has no certificate"
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(certfile, keyfile)
+        self._server.tls = ctx
+
     def count(self, path: str) -> int:
         return self._server.counts[path]
 
@@ -304,6 +313,65 @@ def make_pki(directory: str | Path, key_type: str = "ec") -> TestPKI:
         self_signed_cert_file=write("self.pem", self_signed.public_bytes(pem)),
         self_signed_key_file=write("self.key", key_pem(self_key)),
     )
+
+
+@dataclass(frozen=True)
+class LeafCertificates:
+    """A CA (`ca_file`) and leaf certificates it signed for localhost/127.0.0.1, by name: (certfile, keyfile).
+    `not_after[name]` is the leaf's notAfter (UTC, whole seconds), `der[name]` its DER bytes."""
+
+    __test__ = False
+    ca_file: str
+    leaves: dict
+    not_after: dict
+    der: dict
+
+
+def make_leaf_certificates(directory: str | Path, lifetimes: dict[str, dt.timedelta]) -> LeafCertificates:
+    """A CA and one EC leaf per name, valid until now + lifetime (a negative lifetime: already expired)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = name("healthmon expiry test CA")
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=30)).not_valid_after(now + dt.timedelta(days=400))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (d / "expiry-ca.pem").write_bytes(ca.public_bytes(pem))
+    san = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    leaves, not_after, der = {}, {}, {}
+    for label, lifetime in lifetimes.items():
+        key = ec.generate_private_key(ec.SECP256R1())
+        until = now + lifetime
+        cert = (
+            x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(min(now, until) - dt.timedelta(days=10)).not_valid_after(until)
+            .add_extension(san, critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        cert_path, key_path = d / f"leaf-{label}.pem", d / f"leaf-{label}.key"
+        cert_path.write_bytes(cert.public_bytes(pem))
+        key_path.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        leaves[label] = (str(cert_path), str(key_path))
+        not_after[label] = until.replace(tzinfo=None)
+        der[label] = cert.public_bytes(serialization.Encoding.DER)
+    return LeafCertificates(str(d / "expiry-ca.pem"), leaves, not_after, der)
 
 
 @pytest.fixture
