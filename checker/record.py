@@ -32,6 +32,7 @@ from healthmon.domain.check import CheckSpec, captures
 from healthmon.domain.request import request_options
 from healthmon.domain.status import ANSWERING, DOWN, MonitorState, Transition, next_state
 from healthmon.domain.verdict import Verdict
+from healthmon.ids import fresh_id
 from healthmon.models import AlertOutbox, StateChange, TlsWarning
 from healthmon.queue.base import CheckJob
 from healthmon.redact import redact_text
@@ -218,8 +219,8 @@ def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, setti
     if state.status == from_status:
         return None
     reason = safe_text(verdict.reason)
-    row = StateChange.create(monitor=m.id, from_status=from_status, to_status=state.status, reason=reason,
-                             created_at=now)
+    row = StateChange.create(**fresh_id(StateChange), monitor=m.id, from_status=from_status,
+                             to_status=state.status, reason=reason, created_at=now)
     down_for = first_error = None
     if from_status == DOWN and state.status in ANSWERING and m.status_changed_at is not None:
         down_for = max(int((now - m.status_changed_at).total_seconds()), 0)

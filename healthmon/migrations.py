@@ -98,7 +98,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
      _v5_request_options),
     (6, "monitors: tls_expiry_days and the certificate last seen; tls_warnings (certificate expiry warnings)",
      _v6_tls_expiry),
-    (7, "id_high_water: SQLite never gives a deleted monitor's id to a new one", _v7_id_high_water),
+    (7, "id_high_water: SQLite never gives the id of a deleted monitor or state change again", _v7_id_high_water),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

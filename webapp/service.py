@@ -24,14 +24,13 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlsplit
 
-import peewee as pw
-
 from healthmon import sql
-from healthmon.db import database, for_update, is_postgres, utcnow
+from healthmon.db import database, for_update, utcnow
 from healthmon.domain import lifecycle, tls
 from healthmon.domain import request as request_options
 from healthmon.domain.status import MonitorState
-from healthmon.models import CheckResult, IdHighWater, Monitor, StateChange
+from healthmon.ids import fresh_id, fresh_ids
+from healthmon.models import CheckResult, Monitor, StateChange
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.redact import mask_webhook_url
 from webapp.schemas import MASK_MARK, timeout_error
@@ -160,22 +159,10 @@ def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
     _reject_masked(data.get("webhook_url"))
     resolve_request_secrets(None, data)  # refuses a masked secret: there is nothing stored to keep
     with database.atomic():
-        fresh = _fresh_ids(1)
         return Monitor.create(
-            **data, **({"id": fresh[0]} if fresh else {}), status=lifecycle.NEW.status, next_check_at=now,
+            **data, **fresh_id(Monitor), status=lifecycle.NEW.status, next_check_at=now,
             created_at=now, updated_at=now,
         )
-
-
-def _fresh_ids(count: int) -> list[int] | None:
-    """`count` monitor ids never given before, or None on PostgreSQL (its sequence never reuses one). Call in
-    the creating transaction: on SQLite it holds the write lock, so two creates cannot take the same ids."""
-    if is_postgres():
-        return None
-    stored = IdHighWater.get_or_none(IdHighWater.table == "monitors")
-    top = max(stored.value if stored else 0, Monitor.select(pw.fn.MAX(Monitor.id)).scalar() or 0)
-    IdHighWater.insert(table="monitors", value=top + count).on_conflict_replace().execute()
-    return list(range(top + 1, top + count + 1))
 
 
 def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[Monitor]:
@@ -184,7 +171,7 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
 
     One transaction of multi-row INSERTs (500 rows each, `sql.chunks`: under SQLite's bound-parameter
     limit at fewer than 30 columns a row) and one SELECT to read the rows back.
-    Ids are assigned in the order given on both engines (SQLite: `_fresh_ids` under the write lock;
+    Ids are assigned in the order given on both engines (SQLite: `healthmon.ids.fresh_ids` under the write lock;
     PostgreSQL: the sequence, row by row in VALUES order), so the rows by id are in the order given, and no
     id of a deleted monitor is given again.
     """
@@ -201,7 +188,7 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
         return []
     ids: list[int] = []
     with database.atomic():
-        fresh = _fresh_ids(len(rows))
+        fresh = fresh_ids(Monitor, len(rows))
         if fresh:
             rows = [{"id": mid, **row} for mid, row in zip(fresh, rows, strict=True)]
         for chunk in sql.chunks(rows):
@@ -250,8 +237,8 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
         if plan.reason is not None:
             monitor.status_changed_at = now
             # The event log explains why the status left UP/DOWN; no alert is sent for an edit.
-            StateChange.create(monitor=monitor, from_status=old_status, to_status=monitor.status, created_at=now,
-                               reason=plan.reason)
+            StateChange.create(**fresh_id(StateChange), monitor=monitor, from_status=old_status,
+                               to_status=monitor.status, created_at=now, reason=plan.reason)
         tls_effect = tls.edit_effect(changed)
         if tls_effect == "forget":  # the certificate seen was another host's
             monitor.tls_expires_at = monitor.tls_fingerprint = monitor.tls_warned_days = monitor.tls_warned_at = None

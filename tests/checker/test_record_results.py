@@ -160,3 +160,15 @@ def test_stored_errors_are_redacted(db, settings):
         for secret in ("tok3n", "abc.def", "bob", "pw@", "/private", "k3y"):
             assert secret not in text
         assert "https://api.example:8443" in text
+
+
+def test_after_a_monitor_with_the_newest_state_change_is_deleted_the_next_alert_still_records(db, settings):
+    # SQLite would give the next state change the deleted one's id; its alert, still in the outbox (alerts
+    # outlive their monitor until pruned), then made every recording batch fail on the unique event_id.
+    gone = monitor(webhook_url=SLACK, success_threshold=1)
+    first = record_result(job(gone, 0), OK, settings).transition
+    gone.delete_instance()
+    other = monitor(webhook_url=SLACK, success_threshold=1)
+    second = record_result(job(other, 0), OK, settings).transition
+    assert second is not None and second.event_id > first.event_id
+    assert sorted(a.event_id for a in AlertOutbox.select()) == [first.event_id, second.event_id]
