@@ -171,7 +171,7 @@ def test_error_strings_never_contain_the_url_path_query_or_credentials(target, p
     f"http://nonexistent.invalid/{SECRET}?k={SECRET}",
     f"http://127.0.0.1:{closed_port()}/{SECRET}",
     f"http://user:{SECRET}@nonexistent.invalid/",
-])
+], ids=["dns", "connect", "userinfo"])  # fixed ids: the closed port differs per collection (pytest-xdist)
 def test_transport_error_strings_name_only_the_host(url):
     result = check(url)
     assert result.error and SECRET not in result.error
