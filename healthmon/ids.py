@@ -6,7 +6,7 @@ to the next one. For monitors that made stale links, scripts and queued jobs poi
 state changes it was worse: the outbox keys alerts by state change id and outlives a deleted monitor's
 rows, so the next transition's alert collided with the old one and every recording batch failed until the
 old alert was pruned. `fresh_ids` keeps the highest id ever given per table (IdHighWater) and gives ids
-above it.
+above it. A table created later can simply declare `models.NeverReusedAutoField` (AUTOINCREMENT) instead.
 """
 
 from __future__ import annotations

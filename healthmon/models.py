@@ -201,7 +201,9 @@ class AlertOutbox(BaseModel):
 class NeverReusedAutoField(pw.AutoField):
     """An id no later row gets again, even after the row is deleted: PostgreSQL's sequence never reuses one,
     and on SQLite AUTOINCREMENT stops the default reuse of the largest rowid. For ids other tables keep after
-    the row is gone (an outbox event id)."""
+    the row is gone (an outbox event id). Only for tables created with it: an existing SQLite table cannot gain
+    AUTOINCREMENT without a rebuild, so monitors and state_changes get the same guarantee from
+    healthmon.ids.fresh_ids instead."""
 
     def ddl(self, ctx):
         node = super().ddl(ctx)

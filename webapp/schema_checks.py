@@ -12,13 +12,13 @@ from marshmallow import fields, validate
 
 from healthmon import defaults
 from healthmon.domain import conditions as c
-
-HEADER_NAME_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$"
+from healthmon.domain import request as rq
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": c.MAX_VALUE_CHARS}
 _PATH = {"type": "string", "pattern": c.JSON_PATH_PATTERN, "maxLength": c.MAX_PATH_CHARS,
          "description": "`$`, then `.name`, `[index]` or `[\"any key\"]` steps.", "example": "$.status"}
-_NAME = {"type": "string", "pattern": HEADER_NAME_PATTERN, "description": "Header name (any case).",
+_NAME = {"type": "string", "pattern": rq.TOKEN_PATTERN, "maxLength": rq.MAX_HEADER_NAME_CHARS,
+         "description": "Header name (any case).",
          "example": "Content-Type"}
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import re2
 
+from healthmon.domain.request import MAX_HEADER_NAME_CHARS, TOKEN_PATTERN
+
 MAX_STATUS_ITEMS = 20
 MAX_ASSERTIONS = 20
 """Per monitor. A health check with more conditions than this is a test suite, not a monitor."""
@@ -30,6 +32,7 @@ REGEX_MAX_MEM = 1 << 20
 STATUS_RANGE_PATTERN = r"^[1-5][0-9][0-9]-[1-5][0-9][0-9]$"
 JSON_PATH_PATTERN = r'^\$(\.[A-Za-z_][A-Za-z0-9_-]*|\[[0-9]{1,6}\]|\["[^"\\]{1,200}"\])*$'
 """The JSON path subset: `$`, then `.name`, `[index]` or `["any key"]` steps. Anything it matches is valid."""
+_HEADER_NAME = re.compile(TOKEN_PATTERN)
 _JSON_STEP = re.compile(r'\.([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]{1,6})\]|\["([^"\\]{1,200})"\]')
 
 TARGETS = ("body", "json", "header")
@@ -180,7 +183,8 @@ def parse_assertion(raw: dict) -> Assertion:
             raise AssertionProblem("path", str(exc)) from None
     if target == "header":
         name = raw.get("name")
-        if not isinstance(name, str) or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}", name):
+        # The request-header rule's token, not its list of refused names: a response may be asserted on any.
+        if not isinstance(name, str) or len(name) > MAX_HEADER_NAME_CHARS or not _HEADER_NAME.fullmatch(name):
             raise AssertionProblem("name", "name must be an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)")
         name = name.lower()
     return Assertion(target, op, value, path, path_text, name)
