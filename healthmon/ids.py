@@ -13,8 +13,15 @@ from __future__ import annotations
 
 import peewee as pw
 
+from healthmon import sql
 from healthmon.db import is_postgres
-from healthmon.models import IdHighWater
+
+_TAKE = (
+    'INSERT INTO id_high_water ("table", value) VALUES (?, COALESCE((SELECT MAX(id) FROM {table}), 0) + ?) '
+    'ON CONFLICT ("table") DO UPDATE SET value = MAX(id_high_water.value + ?, excluded.value) RETURNING value'
+)
+"""One statement (on the recording path of every transition): the new high water is count above the larger
+of the stored one and the table's highest id (rows inserted by other means count too)."""
 
 
 def fresh_ids(model: type[pw.Model], count: int) -> list[int] | None:
@@ -23,10 +30,8 @@ def fresh_ids(model: type[pw.Model], count: int) -> list[int] | None:
     if is_postgres():
         return None
     table = model._meta.table_name
-    stored = IdHighWater.get_or_none(IdHighWater.table == table)
-    top = max(stored.value if stored else 0, model.select(pw.fn.MAX(model._meta.primary_key)).scalar() or 0)
-    IdHighWater.insert(table=table, value=top + count).on_conflict_replace().execute()
-    return list(range(top + 1, top + count + 1))
+    ((top,),) = sql.query(_TAKE.format(table=table), (table, count, count))
+    return list(range(top - count + 1, top + 1))
 
 
 def fresh_id(model: type[pw.Model]) -> dict:
