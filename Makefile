@@ -2,7 +2,8 @@
 #   make run   - create .venv, install healthmon, run the whole system locally (SQLite + database queue)
 #   make test  - create .venv, install healthmon and the test tools, run ruff and every test (two pytest-xdist
 #                workers, whole files each: the fault tests spend minutes waiting out outages and timeouts,
-#                and the other worker runs the rest meanwhile)
+#                one after another on one worker, and the other worker runs the rest meanwhile; the
+#                grouping is in tests/conftest.py)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -31,7 +32,7 @@ lint: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev
 	scripts/ensure-test-deps.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/engine_cpu.py
