@@ -128,6 +128,10 @@ def _run(deployment, pg, proxy, target, hooks) -> None:
     # DOWN from now on: some transitions are being recorded and alerted as the database goes away.
     target.set_status(500)
     wait_until(lambda: deployment.counts()[1] >= IN_FLIGHT_AT_OUTAGE, 30, "slow checks in flight")
+    # ... and one that the target has just received: its answer comes SLOW_SECONDS later, inside the black hole,
+    # so its recording must fail and be retried (jobs counted in flight may be only waiting to be deleted).
+    wait_until(lambda: any(r["path"].startswith("/slow-headers/") and time.monotonic() - r["at"] < 1
+                           for r in target.requests[-50:]), 30, "a slow check just sent")
     outage = Outage(proxy, OUTAGE_SECONDS, on_refuse=pg.stop, on_return=pg.start).start()
     probes = []
     # /health from a thread of its own, as a load balancer asks it, while the other requests wait on the database.

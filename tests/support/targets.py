@@ -179,7 +179,8 @@ class _Server(http.server.ThreadingHTTPServer):
     def record(self, path: str, headers, body: bytes, method: str = "GET") -> None:
         with self._lock:
             self.counts[path] += 1
-            self.requests.append({"path": path, "headers": dict(headers), "body": body, "method": method})
+            self.requests.append({"path": path, "headers": dict(headers), "body": body, "method": method,
+                                  "at": time.monotonic()})
 
 
 class TargetServer:
