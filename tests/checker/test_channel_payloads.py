@@ -2,8 +2,11 @@
 DOWN, a recovery, a DEGRADED and a TLS warning; the receivers' limits; nothing a monitor's owner typed
 pings anyone or adds a mail header."""
 
+import dataclasses
 import datetime as dt
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +256,32 @@ def test_no_format_shows_the_credentials_of_the_monitor_url():
     for body in (cp.discord_payload(DOWN), cp.teams_payload(DOWN), cp.pagerduty_body(DOWN),
                  cp.email_message(DOWN)):
         assert "alice" not in json.dumps(body) and ":pw@" not in json.dumps(body)
+
+
+def test_the_examples_in_docs_alerts_md_are_what_is_sent():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+
+    def example(section: str) -> dict:
+        text = doc[doc.index(f"\n## {section}\n"):]
+        return json.loads(re.search(r"```json\n(.*?)```", text, flags=re.DOTALL).group(1))
+
+    google = change(event_id=42, monitor_id=1, name="Google Homepage", url="https://google.com/")
+    assert example("Discord") == cp.discord_payload(google)
+    assert example("Microsoft Teams") == cp.teams_payload(google)
+    sent = cp.pagerduty_payload(google, "<routing key>")
+    shown = example("PagerDuty")
+    assert shown["payload"].pop("custom_details") == {"event": "monitor.state_changed", "event_id": 42,
+                                                      "...": "the JSON event above"}
+    assert sent["payload"].pop("custom_details") == alerts.json_payload(google)
+    assert shown == sent
+
+
+def test_the_email_examples_in_docs_alerts_md_are_what_is_sent():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+    section = doc[doc.index("\n## E-mail\n"):doc.index("\n## Delivery\n")]
+    subjects, body = re.findall(r"```\n(.*?)```", section, flags=re.DOTALL)[:2]
+    google = dict(monitor_id=1, name="Google Homepage", url="https://google.com/")
+    assert body == cp.email_message(dataclasses.replace(RECOVERY, **google))[1]
+    assert subjects.splitlines()[:3] == [cp.email_message(change(to_status=s, **google))[0]
+                                         for s in ("DOWN", "UP", "DEGRADED")]
+    assert subjects.splitlines()[3] == cp.email_message(dataclasses.replace(TLS, name="Shop"))[0]
