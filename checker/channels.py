@@ -6,8 +6,9 @@ which of them are secret, validation and masking) is webapp/channel_config.py.
 - webhook: the generic JSON event (docs/alerts.md) POSTed to `url`, with `Idempotency-Key` and, when the
   channel has a `secret`, `X-Healthmon-Signature: sha256=<hex HMAC-SHA256 of the exact body, key = secret>`.
 - discord, teams: their payloads (checker/channel_payloads.py) POSTed to `webhook_url`.
-- pagerduty: an Events v2 event POSTed to PAGERDUTY_EVENTS_URL. The routing key is a secret, so the stored
-  body leaves it out; `send` adds it as the first member (the same bytes at every retry of one key).
+- pagerduty: an Events v2 event POSTed to PAGERDUTY_EVENTS_URL (none for an event PagerDuty has nothing to
+  do with: render gives None). The routing key is a secret, so the stored body leaves it out; `send` adds
+  it as the first member (the same bytes at every retry with one key).
 - email: subject and text stored as JSON, sent by checker/smtp_client.py.
 Every answer is judged as a webhook's (checker/webhook_answers.py); a transport error is retried, except a
 blocked address or a refused mail. Error texts name no URL, key or password.
@@ -22,7 +23,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from checker import alerts, webhook_client
+from checker import alerts, channel_payloads, smtp_client, webhook_client
 from checker.webhook_answers import Answer, judge_response
 from healthmon.db import utcnow
 from healthmon.domain.status import Transition
@@ -102,14 +103,10 @@ def _send_webhook(config: dict, body: str, key: str, transport: Transport) -> An
 
 
 def _render_discord(event: Event, config: dict) -> str:
-    from checker import channel_payloads
-
     return _dumps(channel_payloads.discord_payload(event))
 
 
 def _render_teams(event: Event, config: dict) -> str:
-    from checker import channel_payloads
-
     return _dumps(channel_payloads.teams_payload(event))
 
 
@@ -120,35 +117,29 @@ def _send_to_webhook_url(config: dict, body: str, key: str, transport: Transport
 PAGERDUTY_SEVERITY = "critical"
 
 
-def _render_pagerduty(event: Event, config: dict) -> str:
-    from checker import channel_payloads
-
-    body = channel_payloads.pagerduty_payload(event, "", config.get("severity") or PAGERDUTY_SEVERITY)
-    body.pop("routing_key", None)  # a secret: added at send time
-    return _dumps(body)
+def _render_pagerduty(event: Event, config: dict) -> str | None:
+    body = channel_payloads.pagerduty_body(event, config.get("severity") or PAGERDUTY_SEVERITY)
+    return None if body is None else _dumps(body)  # the routing key (a secret) is added at send time
 
 
 def _send_pagerduty(config: dict, body: str, key: str, transport: Transport) -> Answer:
-    data = _dumps({"routing_key": config["routing_key"], **json.loads(body)}).encode("utf-8")
+    data = _dumps(channel_payloads.with_routing_key(json.loads(body), config["routing_key"])).encode("utf-8")
     return http_send(transport.settings.pagerduty_events_url, data, dict(JSON), transport, label="pagerduty")
 
 
 def _render_email(event: Event, config: dict) -> str:
-    from checker import channel_payloads
-
     subject, text = channel_payloads.email_message(event)
     return _dumps({"subject": subject, "text": text})
 
 
 def _send_email(config: dict, body: str, key: str, transport: Transport) -> Answer:
-    from checker import smtp_client
-
     mail = json.loads(body)
     try:
         smtp_client.send_mail(host=config["host"], port=config["port"], security=config["security"],
                               username=config.get("username"), password=config.get("password"),
                               sender=config["from"], recipients=list(config["to"]), subject=mail["subject"],
-                              text=mail["text"], timeout=transport.timeout, guard=transport.guard)
+                              text=mail["text"], timeout=transport.timeout, guard=transport.guard,
+                              ca_bundle=getattr(transport.settings, "ca_bundle", None))
     except webhook_client.TransportError as exc:
         return transport_answer("email", exc)
     except Exception as exc:  # noqa: BLE001 - as http_send
@@ -158,10 +149,11 @@ def _send_email(config: dict, body: str, key: str, transport: Transport) -> Answ
 
 @dataclass(frozen=True)
 class Kind:
-    """A channel type: `render(event, config) -> body` at record time, `send(config, body, idempotency_key,
-    transport) -> Answer` at delivery time."""
+    """A channel type: `render(event, config) -> body` at record time (None: this type sends nothing for the
+    event, e.g. PagerDuty for a new monitor's UNKNOWN -> UP), `send(config, body, idempotency_key, transport)
+    -> Answer` at delivery time."""
 
-    render: Callable[[Event, dict], str]
+    render: Callable[[Event, dict], str | None]
     send: Callable[[dict, str, str, Transport], Answer]
 
 
@@ -175,8 +167,8 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def render(kind: str, event: Event, config: dict) -> str:
-    """The body to store for `event` on a channel of type `kind` with `config`."""
+def render(kind: str, event: Event, config: dict) -> str | None:
+    """The body to store for `event` on a channel of type `kind` with `config`; None: nothing to send."""
     return KINDS[kind].render(event, config)
 
 
@@ -186,8 +178,9 @@ def send(kind: str, config: dict, body: str, idempotency_key: str, transport: Tr
 
 
 def test_event(channel_name: str, at: dt.datetime) -> Transition:
-    """The made-up state change POST /channels/{id}/test sends (monitor id 0: no monitor has it)."""
+    """The made-up recovery POST /channels/{id}/test sends (monitor id 0: no monitor has it; DOWN -> UP, so
+    every type has something to send: PagerDuty resolves an alert that does not exist)."""
     return Transition(event_id=0, monitor_id=0, name=f"healthmon test message ({channel_name})",
-                      url="https://example.com/", from_status="UNKNOWN", to_status="UP", at=at,
+                      url="https://example.com/", from_status="DOWN", to_status="UP", at=at,
                       reason="a test message sent from the API; no monitor changed", status_code=200,
                       latency_ms=None)

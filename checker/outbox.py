@@ -102,8 +102,8 @@ def event_key(event: Event) -> int:
     raise TypeError(f"no outbox event id for {type(event).__name__}")
 
 
-def render(event: Event, destination: Destination) -> str:
-    """The stored body of `event` for `destination`."""
+def render(event: Event, destination: Destination) -> str | None:
+    """The stored body of `event` for `destination`; None when that channel type sends nothing for it."""
     if destination.channel_id == MONITOR_WEBHOOK:
         return alerts.render(event, destination.kind)
     return channels.render(destination.kind, event, destination.config)
@@ -111,14 +111,16 @@ def render(event: Event, destination: Destination) -> str:
 
 def enqueue(monitor_id: int, event: Event, destinations: Sequence[Destination], at: dt.datetime) -> int:
     """Insert one pending alert per destination of `event` (a Transition or a TlsWarning of `monitor_id`),
-    due at `at`; returns how many. Call inside the transaction that records the event. Raises
+    due at `at`, except where the destination's type sends nothing for it (PagerDuty and a new monitor's
+    UNKNOWN -> UP); returns how many. Call inside the transaction that records the event. Raises
     peewee.IntegrityError if `event` already has an alert for one of the destinations (and then, as the
     transaction rolls back, nothing of it is kept)."""
     if not destinations:
         return 0
     event_id = event_key(event)
     rows = [{"event_id": event_id, "channel_id": d.channel_id, "monitor_id": monitor_id, "destination": d.key,
-             "webhook_url": d.webhook_url, "webhook_format": d.kind, "payload": render(event, d),
-             "created_at": at, "next_attempt_at": at} for d in destinations]
-    AlertOutbox.insert_many(rows).execute()
+             "webhook_url": d.webhook_url, "webhook_format": d.kind, "payload": body, "created_at": at,
+             "next_attempt_at": at} for d in destinations if (body := render(event, d)) is not None]
+    if rows:
+        AlertOutbox.insert_many(rows).execute()
     return len(rows)
