@@ -31,7 +31,7 @@ def _specs(patch: bool) -> dict:
             "description": "Unique display name (1-100 characters, surrounding spaces removed).",
             "example": "ops-slack"}),
         "type": fields.String(required=not patch, validate=validate.OneOf(CHANNEL_TYPES), metadata={
-            "description": "Where alerts go: " + ", ".join(CHANNEL_TYPES) + "."}),
+            "description": "Where alerts go: " + ", ".join(CHANNEL_TYPES) + ".", "example": "slack"}),
         "config": fields.Dict(keys=fields.String(), required=not patch, metadata={
             "description": CONFIG_DESCRIPTION + (" PATCH replaces the whole config; with a new type but no config "
                                                  "the stored config must suit the new type." if patch else ""),

@@ -191,7 +191,7 @@ def channels_field(patch: bool) -> fields.List:
         metadata={"description": (
             f"Ids of channels (/channels) that get this monitor's alerts, each once, at most "
             f"{MAX_MONITOR_CHANNELS}; in addition to webhook_url. An id no channel has is a 400 naming it, and "
-            "nothing is stored. On PUT omitted means none; on PATCH omitted keeps them."), "example": [1, 3]},
+            "nothing is stored. On PUT omitted means none; on PATCH omitted keeps them."), "uniqueItems": True},
         **({} if patch else {"load_default": list}),
     )
 
