@@ -9,6 +9,13 @@
 - `****` (the masked value) in `auth` or a secret header's value means "keep the stored secret": with no
   stored secret it is refused, as the fields' descriptions say; the hook replaces it in generated bodies.
 
+- A channel's `config` has per-`type` fields (one object whose shape depends on another field: OpenAPI 3.0
+  states that only with a discriminator inside the object); the description lists them. The hook gives a
+  generated channel body of a valid type a valid config of that type (hosts that do not resolve in the
+  namespace: nothing is ever sent), and drops a PATCH's config sent without its type.
+- A monitor's `channels` must name existing channels, which no schema can know (like "not a private
+  address"); the hook empties a generated list.
+
 Only a body whose two values are both within their documented bounds is repaired (timeout becomes
 check_interval - 1), so a negative case whose violation is the timeout or the interval itself stays
 invalid. A PATCH of one field against the stored other is answered 409, which the check accepts.
@@ -65,17 +72,50 @@ def _repair(item):
     return item
 
 
+SAMPLE_CONFIGS = {
+    "slack": {"webhook_url": "https://hooks.fuzz.invalid/services/T/B/x"},
+    "webhook": {"url": "https://receiver.fuzz.invalid/hook", "secret": "s" * 16},
+    "discord": {"webhook_url": "https://discord.fuzz.invalid/api/webhooks/1/x"},
+    "teams": {"webhook_url": "https://teams.fuzz.invalid/workflows/x"},
+    "pagerduty": {"routing_key": "a" * 32},
+    "email": {"host": "smtp.fuzz.invalid", "from": "healthmon@fuzz.invalid", "to": ["ops@fuzz.invalid"]},
+}
+
+
+def _repair_channel(body):
+    if not isinstance(body, dict):
+        return body
+    known = isinstance(body.get("type"), str) and body["type"] in SAMPLE_CONFIGS
+    if known and "config" not in body:  # a PATCH of the type alone
+        return {**body, "config": SAMPLE_CONFIGS[body["type"]]}
+    if not isinstance(body.get("config"), dict):
+        return body
+    if known:
+        return {**body, "config": SAMPLE_CONFIGS[body["type"]]}
+    if "type" not in body:
+        return {k: v for k, v in body.items() if k != "config"}
+    return body
+
+
+def _repair_links(item):
+    if isinstance(item, dict) and isinstance(item.get("channels"), list) and item["channels"]:
+        return {**item, "channels": []}
+    return item
+
+
 @schemathesis.hook
 def map_case(context, case):
     """map_case, not map_body: the coverage phase's cases do not pass through the body strategies. The
     body is assigned only when repaired: an assignment marks the case as changed, and schemathesis then
     no longer judges a negative case by its violation."""
     body = case.body
-    if isinstance(body, dict) and isinstance(body.get("monitors"), list):
-        items = [_repair(item) for item in body["monitors"]]
+    if case.operation.path.startswith("/channels"):
+        repaired = _repair_channel(body)
+    elif isinstance(body, dict) and isinstance(body.get("monitors"), list):
+        items = [_repair_links(_repair(item)) for item in body["monitors"]]
         repaired = {**body, "monitors": items} if items != body["monitors"] else body
     else:
-        repaired = _repair(body)
+        repaired = _repair_links(_repair(body))
     if repaired is not body:
         case.body = repaired
     return case

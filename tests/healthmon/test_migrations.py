@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from healthmon.migrations import MIGRATIONS, current_version, init_db
 from healthmon.models import Monitor
 
@@ -91,3 +93,37 @@ def test_migration_6_gives_existing_monitors_the_default_tls_limit(db):
     if not is_postgres():  # SQLite would reuse the largest id after a delete; AUTOINCREMENT never does
         (ddl,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'tls_warnings'").fetchone()
         assert "AUTOINCREMENT" in ddl
+
+
+def test_migration_8_keys_the_outbox_per_destination_and_keeps_pending_alerts(db):
+    import peewee as pw
+
+    from healthmon.models import AlertOutbox, Channel, SchemaMigration
+
+    # The schema as migration 7 left it: no channels, an outbox unique per event keyed on webhook_url.
+    db.execute_sql("DROP TABLE monitor_channels")
+    db.execute_sql("DROP TABLE channels")
+    db.execute_sql('DROP INDEX "alert_outbox_event_id_channel_id"')
+    db.execute_sql('DROP INDEX "alert_outbox_destination_state_attempted_at"')
+    for column in ("channel_id", "destination"):
+        db.execute_sql(f"ALTER TABLE alert_outbox DROP COLUMN {column}")
+    db.execute_sql('CREATE UNIQUE INDEX "alert_outbox_event_id" ON "alert_outbox" ("event_id")')
+    db.execute_sql('CREATE INDEX "alert_outbox_webhook_url_state_attempted_at" ON "alert_outbox" '
+                   '("webhook_url", "state", "attempted_at")')
+    db.execute_sql("INSERT INTO alert_outbox (event_id, monitor_id, webhook_url, webhook_format, payload, state, "
+                   "attempts, rate_limited, next_attempt_at, created_at) VALUES (5, 1, 'https://hooks.example/x', "
+                   "'json', '{}', 'pending', 0, 0, '2026-01-20 10:30:00', '2026-01-20 10:30:00')")
+    SchemaMigration.delete().where(SchemaMigration.version == 8).execute()
+
+    assert init_db() == [8]
+    (old,) = AlertOutbox.select()
+    assert (old.event_id, old.channel_id, old.destination) == (5, 0, "https://hooks.example/x")
+    assert {i.name for i in db.get_indexes("alert_outbox")} >= {
+        "alert_outbox_event_id_channel_id", "alert_outbox_destination_state_attempted_at"}
+    channel = Channel.create(name="pager", type="pagerduty", config={"routing_key": "k" * 32})
+    AlertOutbox.create(event_id=5, channel_id=channel.id, monitor_id=1, destination=f"channel:{channel.id}",
+                       webhook_format="pagerduty", payload="{}")  # the same event, another destination
+    with pytest.raises(pw.IntegrityError), db.atomic():
+        AlertOutbox.create(event_id=5, channel_id=0, monitor_id=1, destination="https://hooks.example/x",
+                           webhook_url="https://hooks.example/x", webhook_format="json", payload="{}")
+    assert init_db() == []

@@ -39,6 +39,13 @@ OPERATIONS = [
     ("/monitors/{monitor_id}/uptime", "GET"),
     ("/monitors/{monitor_id}/incidents", "GET"),
     ("/summary", "GET"),
+    ("/channels", "GET"),
+    ("/channels", "POST"),
+    ("/channels/{channel_id}", "GET"),
+    ("/channels/{channel_id}", "PUT"),
+    ("/channels/{channel_id}", "PATCH"),
+    ("/channels/{channel_id}", "DELETE"),
+    ("/channels/{channel_id}/test", "POST"),
 ]
 
 
@@ -52,6 +59,9 @@ def live(settings, monkeypatch):
     for i in range(2):
         client.post("/monitors", json={"name": f"m{i}", "url": "https://example.com/"},
                     headers={"Authorization": f"Bearer {key}"})
+    # A channel whose test send is refused at once on this machine (nothing listens on port 9).
+    client.post("/channels", json={"name": "c0", "type": "slack", "config": {"webhook_url": "http://127.0.0.1:9/x"}},
+                headers={"Authorization": f"Bearer {key}"})
     return schemathesis.openapi.from_wsgi("/openapi.json", app), key
 
 
