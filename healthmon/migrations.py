@@ -88,6 +88,16 @@ def _v7_id_high_water(db: pw.Database) -> None:
     db.create_tables([IdHighWater], safe=True)
 
 
+def _v10_tags_and_keys(db: pw.Database) -> None:
+    from healthmon.models import MonitorTag
+
+    add_column_if_missing(db, "monitors", "key", pw.CharField(max_length=100, null=True))
+    # The name peewee gives the unique index of Monitor.key, so a database created at v1 and one upgraded
+    # here have the same schema.
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "monitors_key" ON "monitors" ("key")')
+    db.create_tables([MonitorTag], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
@@ -99,6 +109,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (6, "monitors: tls_expiry_days and the certificate last seen; tls_warnings (certificate expiry warnings)",
      _v6_tls_expiry),
     (7, "id_high_water: SQLite never gives the id of a deleted monitor or state change again", _v7_id_high_water),
+    (10, "monitors.key (unique) and monitor_tags (tags, indexed by tag)", _v10_tags_and_keys),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from healthmon.migrations import MIGRATIONS, current_version, init_db
 from healthmon.models import Monitor
 
@@ -91,3 +93,29 @@ def test_migration_6_gives_existing_monitors_the_default_tls_limit(db):
     if not is_postgres():  # SQLite would reuse the largest id after a delete; AUTOINCREMENT never does
         (ddl,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'tls_warnings'").fetchone()
         assert "AUTOINCREMENT" in ddl
+
+
+def test_migration_10_adds_a_unique_key_and_the_tag_table_to_existing_monitors(db):
+    import peewee
+
+    from healthmon.models import MonitorTag, SchemaMigration
+
+    Monitor.create(name="kept", url="https://example.com/", check_interval=60, timeout=5)
+    # The schema as migration 7 left it: no key column, no monitor_tags table.
+    db.execute_sql("DROP TABLE monitor_tags")
+    db.execute_sql('DROP INDEX "monitors_key"')
+    db.execute_sql('ALTER TABLE monitors DROP COLUMN "key"')
+    SchemaMigration.delete().where(SchemaMigration.version == 10).execute()
+
+    assert init_db() == [10]
+    (kept,) = Monitor.select()
+    assert (kept.name, kept.key, kept.tags) == ("kept", None, [])
+    MonitorTag.create(monitor=kept, tag="prod", position=0)
+    kept.key = "kept"
+    kept.save()
+    other = Monitor.create(name="other", url="https://example.com/", check_interval=60, timeout=5)
+    other.key = "kept"
+    with pytest.raises(peewee.IntegrityError), db.atomic():
+        other.save()
+    assert [m.name for m in Monitor.select().join(MonitorTag).where(MonitorTag.tag == "prod")] == ["kept"]
+    assert init_db() == []
