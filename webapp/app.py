@@ -3,8 +3,8 @@
 `create_app()` binds the database named by the settings (one connection per request: opened in
 `before_request` for the resources that need it, closed in `teardown_request`, so a gunicorn worker
 holds no idle connection and none crosses a fork), caps request bodies at 64 KiB (1 MiB for the bulk
-create, 32 MiB for POST /apply), registers the blueprints and the OpenAPI document (/openapi.json, Swagger UI at /docs, both
-open) and makes every error JSON.
+create, 32 MiB for POST /apply), registers the blueprints and the OpenAPI document (/openapi.json, Swagger
+UI at /docs, both open) and makes every error JSON.
 """
 
 from __future__ import annotations
