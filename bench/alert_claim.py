@@ -34,14 +34,16 @@ def main(url: str, n: int, webhooks: int = 500) -> None:
     now = utcnow()
     old = now - dt.timedelta(days=1)
     rows = [dict(event_id=i, monitor_id=i % 500, webhook_url=f"https://hooks.example/{i % webhooks}/secret",
-                 webhook_format="json", payload="{}", state="sent", attempts=1, created_at=old, sent_at=old,
+                 destination=f"https://hooks.example/{i % webhooks}/secret", webhook_format="json", payload="{}",
+                 state="sent", attempts=1, created_at=old, sent_at=old,
                  attempted_at=old, next_attempt_at=old) for i in range(n)]
     with database.atomic():
         for start in range(0, n, 5000):
             AlertOutbox.insert_many(rows[start:start + 5000]).execute()
         for i in range(50):
             AlertOutbox.create(event_id=n + i, monitor_id=i, webhook_url=f"https://hooks.example/{i % webhooks}/secret",
-                               webhook_format="json", payload="{}", created_at=now, next_attempt_at=now)
+                               destination=f"https://hooks.example/{i % webhooks}/secret", webhook_format="json",
+                               payload="{}", created_at=now, next_attempt_at=now)
     sender = AlertSender(Settings(database_url=url), AddressGuard(), post=lambda *a, **k: None)
     claims, start = 0, time.perf_counter()
     while sender._claim() is not None:

@@ -80,7 +80,8 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """`text`, or its first `limit` - 1 characters and an ellipsis when longer than `limit`."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -95,7 +96,8 @@ def slack_text(transition: Transition) -> str:
     )
 
 
-def _detail(transition: Transition) -> str:
+def reason_detail(transition: Transition) -> str:
+    """The reason of a change with the latency of its check (`status 503, latency 12 ms`), as alerts show it."""
     parts = [transition.reason]
     if transition.latency_ms is not None and "ms" not in transition.reason:
         parts.append(f"latency {transition.latency_ms:.0f} ms")
@@ -105,7 +107,7 @@ def _detail(transition: Transition) -> str:
 def slack_payload(transition: Transition) -> dict:
     """`{"text": <guide text>, "blocks": [...]}`: the blocks repeat the facts and add the reason and,
     on recovery, how long the monitor was down and the incident's first error."""
-    field = lambda label, value: {"type": "mrkdwn", "text": _clip(f"*{label}:*\n{value}", SLACK_FIELD_MAX)}  # noqa: E731
+    field = lambda label, value: {"type": "mrkdwn", "text": clip(f"*{label}:*\n{value}", SLACK_FIELD_MAX)}  # noqa: E731
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": SLACK_TITLE, "emoji": True}},
         {
@@ -117,14 +119,14 @@ def slack_payload(transition: Transition) -> dict:
                 field("Time", format_time(transition.at)),
             ],
         },
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Reason:* {_slack_escape(_detail(transition))}",
-                                                                       SLACK_FIELD_MAX)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(
+            f"*Reason:* {_slack_escape(reason_detail(transition))}", SLACK_FIELD_MAX)}},
     ]
     if transition.down_for_seconds is not None:
         text = f"Down for {human_duration(transition.down_for_seconds)}"
         if transition.first_error:
             text += f"; first error: {_slack_escape(transition.first_error)}"
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, SLACK_FIELD_MAX)}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SLACK_FIELD_MAX)}]})
     return {"text": slack_text(transition), "blocks": blocks}
 
 
@@ -181,6 +183,12 @@ def expires_in(seconds: float) -> str:
     return f"in {human_duration(seconds)}"
 
 
+def tls_level_note(warning: TlsWarning) -> str:
+    """Which warning this is: `Warning for expiry within 3 days; a renewed certificate ends the warnings.`"""
+    days = warning.threshold_days
+    return f"Warning for expiry within {days} day{'s' if days != 1 else ''}; a renewed certificate ends the warnings."
+
+
 def tls_slack_text(warning: TlsWarning) -> str:
     return TLS_SLACK_TEXT.format(
         name=_slack_escape(warning.name),
@@ -194,8 +202,7 @@ def tls_slack_text(warning: TlsWarning) -> str:
 def tls_slack_payload(warning: TlsWarning) -> dict:
     """`{"text": <TLS_SLACK_TEXT>, "blocks": [...]}`: the facts, the certificate's fingerprint prefix and
     which warning this is."""
-    field = lambda label, value: {"type": "mrkdwn", "text": _clip(f"*{label}:*\n{value}", SLACK_FIELD_MAX)}  # noqa: E731
-    days = warning.threshold_days
+    field = lambda label, value: {"type": "mrkdwn", "text": clip(f"*{label}:*\n{value}", SLACK_FIELD_MAX)}  # noqa: E731
     return {
         "text": tls_slack_text(warning),
         "blocks": [
@@ -206,9 +213,7 @@ def tls_slack_payload(warning: TlsWarning) -> dict:
                 field("Expires", f"{format_time(warning.expires_at)} ({expires_in(warning.seconds_left)})"),
                 field("Certificate (SHA-256)", f"`{warning.fingerprint_sha256[:FINGERPRINT_SHOWN]}…`"),
             ]},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": (
-                f"Warning for expiry within {days} day{'s' if days != 1 else ''}; "
-                "a renewed certificate ends the warnings.")}]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": tls_level_note(warning)}]},
         ],
     }
 

@@ -29,6 +29,7 @@ Guarantees (see docs/alerts.md):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import random
@@ -38,11 +39,12 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from checker import webhook_client
+from checker import channels, webhook_client
 from checker.alerts import format_time, idempotency_key
-from checker.webhook_answers import Answer, judge_response
+from checker.outbox import MONITOR_WEBHOOK
+from checker.webhook_answers import Answer
 from healthmon.db import database, for_update, is_postgres, utcnow
-from healthmon.models import AlertOutbox, Monitor
+from healthmon.models import AlertOutbox, Channel, Monitor
 from healthmon.netguard import AddressGuard
 from healthmon.redact import mask_webhook_url, redact_text
 from healthmon.settings import Settings
@@ -80,6 +82,7 @@ whole hour. Worst case per alert: 30 requests 1 s apart, plus MAX_ATTEMPTS backe
 class _Claim:
     id: int
     event_id: int
+    channel_id: int
     monitor_id: int
     webhook_url: str
     webhook_format: str
@@ -110,6 +113,7 @@ class AlertSender:
         self.jitter = jitter
         self.sleep = sleep
         self.timeout = timeout
+        self.transport = channels.Transport(guard, timeout, settings, self.post, clock)
 
     def deliver_due(self, limit: int = 50) -> int:
         """Claim and send due alerts one at a time, at most `limit`. Returns how many were attempted
@@ -126,17 +130,17 @@ class AlertSender:
     def _claim(self) -> _Claim | None:
         """Atomically take the oldest claimable row: attempts + 1 and a lease, committed before the POST."""
         now = self.clock()
-        # Two separate NOT EXISTS (not one with OR) so each can use the (webhook_url, state, attempted_at)
+        # Two separate NOT EXISTS (not one with OR) so each can use the (destination, state, attempted_at)
         # index. `just_tried` covers every state (a 429'd row is pending, a given-up one failed); the IN list
-        # turns into one index range probe per state instead of a walk over the webhook's whole history.
+        # turns into one index range probe per state instead of a walk over the destination's whole history.
         earlier = AlertOutbox.alias("earlier")
         waiting = earlier.select(pw.SQL("1")).where(
-            (earlier.webhook_url == AlertOutbox.webhook_url) & (earlier.state == PENDING)
+            (earlier.destination == AlertOutbox.destination) & (earlier.state == PENDING)
             & (earlier.id < AlertOutbox.id)
         )
         recent = AlertOutbox.alias("recent")
         just_tried = recent.select(pw.SQL("1")).where(
-            (recent.webhook_url == AlertOutbox.webhook_url) & recent.state.in_((PENDING, SENT, FAILED))
+            (recent.destination == AlertOutbox.destination) & recent.state.in_((PENDING, SENT, FAILED))
             & (recent.attempted_at > now - MIN_SEND_INTERVAL)
         )
         query = (
@@ -148,7 +152,7 @@ class AlertSender:
                 & ~pw.fn.EXISTS(waiting)
                 & ~pw.fn.EXISTS(just_tried)
             )
-            # Most overdue first, which walks the (state, next_attempt_at) index; event order per webhook is
+            # Most overdue first, which walks the (state, next_attempt_at) index; event order per destination is
             # kept by `waiting`, not by this ORDER BY.
             .order_by(AlertOutbox.next_attempt_at, AlertOutbox.id)
             .limit(1)
@@ -166,31 +170,41 @@ class AlertSender:
             )
             if taken != 1:  # another sender got there first (cannot happen under the locks; kept as a guard)
                 return None
-        return _Claim(row.id, row.event_id, row.monitor_id, row.webhook_url, row.webhook_format, row.payload,
-                      row.attempts + 1, row.rate_limited, row.created_at, lease)
+        return _Claim(row.id, row.event_id, row.channel_id, row.monitor_id, row.webhook_url, row.webhook_format,
+                      row.payload, row.attempts + 1, row.rate_limited, row.created_at, lease)
 
     def _deliver(self, claim: _Claim) -> None:
+        if claim.channel_id != MONITOR_WEBHOOK:
+            self._finish(claim, self._send_to_channel(claim))
+            return
         headers = {"Content-Type": "application/json"}
         if claim.webhook_format == "json":
             headers["Idempotency-Key"] = idempotency_key(claim.event_id)
-        extra = {"ca_bundle": self.settings.ca_bundle} if getattr(self.settings, "ca_bundle", None) else {}
-        try:
-            response = self.post(claim.webhook_url, claim.payload.encode("utf-8"), headers, self.timeout, self.guard,
-                                 **extra)
-            answer = judge_response(response, self.clock())
-        except webhook_client.TransportError as exc:
-            answer = Answer(False, exc.kind == "blocked_address", None,
-                              f"webhook {exc.kind}: {redact_text(exc.message)[:200]}")
-        except Exception as exc:  # noqa: BLE001 - an unexpected client bug must not wedge the row
-            answer = Answer(False, False, None, f"webhook request failed ({exc.__class__.__name__})")
-        self._finish(claim, answer)
+        self._finish(claim, channels.http_send(claim.webhook_url, claim.payload.encode("utf-8"), headers,
+                                               self.transport))
+
+    def _send_to_channel(self, claim: _Claim) -> Answer:
+        """Send through the channel as it is now (its address and secrets are read here, never stored in the
+        row). A deleted channel, or one whose type changed since the body was rendered, fails for good."""
+        channel = Channel.get_or_none(Channel.id == claim.channel_id)
+        label = f"channel {claim.channel_id}"
+        if channel is None:
+            return Answer(False, True, None, f"{label} was deleted before this alert was sent")
+        if channel.type != claim.webhook_format:
+            return Answer(False, True, None, f"{label} is now of type {channel.type}; this alert was rendered "
+                                             f"for {claim.webhook_format}")
+        answer = channels.send(channel.type, channel.config, claim.payload, idempotency_key(claim.event_id),
+                               self.transport)
+        return answer if answer.ok else dataclasses.replace(answer, error=f"{label} ({channel.type}): {answer.error}")
 
     def _finish(self, claim: _Claim, answer: Answer) -> None:
         now = self.clock()
-        who = f"monitor={claim.monitor_id} event={claim.event_id} webhook={mask_webhook_url(claim.webhook_url)}"
+        where = (f"webhook={mask_webhook_url(claim.webhook_url)}" if claim.channel_id == MONITOR_WEBHOOK
+                 else f"channel={claim.channel_id}")
+        who = f"monitor={claim.monitor_id} event={claim.event_id} {where}"
         if answer.ok:
             updated = self._record_sent(claim, who)
-            log.info("[WEBHOOK] sent status=%d %s attempt=%d", answer.status, who, claim.attempts)
+            log.info("[WEBHOOK] sent status=%s %s attempt=%d", answer.status or "ok", who, claim.attempts)
             if updated != 1:
                 log.warning("[WEBHOOK] %s: lease expired before the send was recorded; it may be sent again", who)
             return

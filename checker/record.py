@@ -5,10 +5,10 @@ in id order on PostgreSQL; on SQLite the IMMEDIATE transaction already holds the
 re-checks that each job still applies, and, per monitor in slot order, moves the counters and the status
 through the pure state machine (healthmon.domain.status); then it inserts the CheckResults (unique per
 monitor and slot), writes each monitor's new state once, and, for each Transition, the StateChange and its
-AlertOutbox row; for a check that saw the server's certificate, the certificate facts and a due expiry
-warning (healthmon.domain.tls) with its TlsWarning and AlertOutbox rows. Either all of
-that commits or none of it, so a crash can never leave a state change without its alert, and a message
-delivered twice (SQS is at-least-once) records once: the second delivery finds the slot taken.
+AlertOutbox rows (one per destination: checker/outbox.py); for a check that saw the server's certificate,
+the certificate facts and a due expiry warning (healthmon.domain.tls) with its TlsWarning and AlertOutbox
+rows. Either all of that commits or none of it, so a crash can never leave a state change without its
+alert, and a message delivered twice (SQS is at-least-once) records once: the second delivery finds the slot taken.
 
 Why batches: one transaction per result spent most of a checker's CPU building SQL and, on PostgreSQL, one
 WAL flush per check (bench/scale.py; docs/PERFORMANCE.md). The hot statements are fixed SQL texts run with
@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from checker import alerts
+from checker import alerts, outbox
 from healthmon import defaults, history, sql
 from healthmon.db import database, is_postgres, utcnow
 from healthmon.domain import conditions, tls
@@ -33,7 +33,7 @@ from healthmon.domain.request import request_options
 from healthmon.domain.status import ANSWERING, DOWN, MonitorState, Transition, next_state
 from healthmon.domain.verdict import Verdict
 from healthmon.ids import fresh_id
-from healthmon.models import AlertOutbox, StateChange, TlsWarning
+from healthmon.models import StateChange, TlsWarning
 from healthmon.queue.base import CheckJob
 from healthmon.redact import redact_text
 from healthmon.settings import Settings
@@ -186,23 +186,10 @@ def _lock(ids: list[int]) -> dict[int, _Locked]:
     return out
 
 
-def _outbox_row(monitor: _Locked, transition: Transition) -> dict:
-    fmt = alerts.resolve_format(monitor.webhook_url, monitor.webhook_format)
-    return {
-        "event_id": transition.event_id,
-        "monitor_id": monitor.id,
-        "webhook_url": monitor.webhook_url,
-        "webhook_format": fmt,
-        "payload": alerts.render(transition, fmt),
-        "created_at": transition.at,
-        "next_attempt_at": transition.at,
-    }
-
-
 def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, settings: Settings,
-           now: dt.datetime) -> Transition | None:
+           now: dt.datetime, fanout: outbox.Fanout) -> Transition | None:
     """Move `m` by one verdict (in memory; `error` is the verdict's cleaned error); on a transition insert its
-    StateChange and alert."""
+    StateChange and one alert per destination (the monitor's webhook, its channels)."""
     seen = verdict.observation
     checked_at = seen.checked_at or now
     state = next_state(
@@ -221,10 +208,11 @@ def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, setti
     reason = safe_text(verdict.reason)
     row = StateChange.create(**fresh_id(StateChange), monitor=m.id, from_status=from_status,
                              to_status=state.status, reason=reason, created_at=now)
+    destinations = fanout.of(m.id, m.webhook_url, m.webhook_format)
     down_for = first_error = None
     if from_status == DOWN and state.status in ANSWERING and m.status_changed_at is not None:
         down_for = max(int((now - m.status_changed_at).total_seconds()), 0)
-        if m.webhook_url:  # one query per recovery; none when nobody is told
+        if destinations:  # one query per recovery; none when nobody is told
             first_error = safe_text(history.incident_first_error(m.id, m.status_changed_at, "")) or None
     m.status_changed_at = now
     transition = Transition(
@@ -232,8 +220,7 @@ def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, setti
         at=now, reason=reason, status_code=seen.status_code, latency_ms=seen.latency_ms,
         down_for_seconds=down_for, first_error=first_error,
     )
-    if m.webhook_url:
-        AlertOutbox.insert(**_outbox_row(m, transition)).execute()
+    outbox.enqueue(m.id, transition, destinations, now)
     return transition
 
 
@@ -243,7 +230,7 @@ _WRITE_TLS = ("UPDATE monitors SET tls_expires_at = ?, tls_fingerprint = ?, tls_
 
 
 def _record_tls(monitors: dict[int, _Locked], seen: list[tuple[int, int, dt.datetime, tls.TlsFacts, bool]],
-                now: dt.datetime) -> dict[int, tls.TlsWarning]:
+                now: dt.datetime, fanout: outbox.Fanout) -> dict[int, tls.TlsWarning]:
     """Store the certificate facts of the batch's recorded checks (`seen`: item index, monitor id, checked at,
     facts, whether a warning may be sent; in slot order) and insert the warnings due. Returns them by item
     index. Rare (a monitor's certificate is collected at most once per tls.OBSERVE_INTERVAL), so it runs
@@ -274,11 +261,7 @@ def _record_tls(monitors: dict[int, _Locked], seen: list[tuple[int, int, dt.date
             warning = tls.TlsWarning(warning_id=row.id, monitor_id=monitor_id, name=m.name, url=m.url,
                                      expires_at=facts.expires_at, fingerprint_sha256=fingerprint,
                                      threshold_days=level, at=now)
-            if m.webhook_url:
-                fmt = alerts.resolve_format(m.webhook_url, m.webhook_format)
-                AlertOutbox.insert(event_id=alerts.tls_event_id(row.id), monitor_id=monitor_id,
-                                   webhook_url=m.webhook_url, webhook_format=fmt,
-                                   payload=alerts.render(warning, fmt), created_at=now, next_attempt_at=now).execute()
+            outbox.enqueue(monitor_id, warning, fanout.of(monitor_id, m.webhook_url, m.webhook_format), now)
             warned_days, warned_at = level, now
             out[index] = warning
         state[monitor_id] = [expiry_days, fingerprint, warned_days, warned_at]
@@ -302,12 +285,12 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
     batch's messages there, so a result and its message's deletion commit together).
 
     Side effects on commit: a CheckResult row per recorded item; each monitor's last_* fields, last_slot,
-    counters, status and pending job; per transition a StateChange row and, if the monitor has a webhook,
-    an AlertOutbox row; per check that saw the certificate, the monitor's tls_* facts and, when a warning is
-    due (tls.warning_due; never for a check whose TLS verification failed: its error already fails it), a
-    TlsWarning row and, with a webhook, its AlertOutbox row; then the log lines
-    `[STATE CHANGE] monitor=N OLD -> NEW` and `[TLS WARNING] monitor=N ...`. Raises only on database
-    errors, and then nothing is written (the caller leaves the messages on the queue).
+    counters, status and pending job; per transition a StateChange row and one AlertOutbox row per destination
+    (the monitor's webhook_url, its channels: checker/outbox.py); per check that saw the certificate, the
+    monitor's tls_* facts and, when a warning is due (tls.warning_due; never for a check whose TLS
+    verification failed: its error already fails it), a TlsWarning row and its AlertOutbox rows, one per
+    destination; then the log lines `[STATE CHANGE] monitor=N OLD -> NEW` and `[TLS WARNING] monitor=N ...`.
+    Raises only on database errors, and then nothing is written (the caller leaves the messages on the queue).
     """
     now = utcnow()
     outcomes: list[RecordOutcome | None] = [None] * len(items)
@@ -316,6 +299,7 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
     order = sorted(range(len(items)), key=lambda i: (items[i][0].monitor_id, items[i][0].slot))
     with database.atomic():
         monitors = _lock(sorted({job.monitor_id for job, _ in items}))
+        fanout = outbox.Fanout(list(monitors))
         results: list[tuple] = []
         for i in order:
             job, verdict = items[i]
@@ -338,13 +322,13 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
             results.append((m.id, job.slot, seen.checked_at or now, verdict.ok, seen.status_code,
                             seen.latency_ms, verdict.error_kind, error, seen.dns_ms,
                             seen.connect_ms, seen.tls_ms, seen.first_byte_ms))
-            transition = _apply(m, job, verdict, error, settings, now)
+            transition = _apply(m, job, verdict, error, settings, now, fanout)
             if transition is not None:
                 transitions.append(transition)
             if seen.tls is not None:
                 certificates.append((i, m.id, seen.checked_at or now, seen.tls, seen.error_kind != "tls"))
             outcomes[i] = RecordOutcome(True, "recorded", transition)
-        warnings = _record_tls(monitors, certificates, now)
+        warnings = _record_tls(monitors, certificates, now, fanout)
         for i, warning in warnings.items():
             outcomes[i] = RecordOutcome(True, "recorded", outcomes[i].transition, warning)
         sql.insert_rows("check_results", _RESULT_COLUMNS, results, ignore_conflicts=True)

@@ -136,7 +136,7 @@ def parse(text: str, name: str = "config.yaml", env: Mapping[str, str] | None = 
     cfg = ConfigFile(name, lines=reader.lines)
     problems = reader.problems
     if not isinstance(data, dict):
-        raise ConfigError([Problem(name, 1, "", "the file must be a mapping with monitors: (and defaults:, channels:)")])
+        raise ConfigError([Problem(name, 1, "", "the file must be a mapping: monitors: (and defaults:, channels:)")])
     problems += [cfg.problem((key,), f"unknown section (allowed: {', '.join(TOP_LEVEL)})")
                  for key in data if key not in TOP_LEVEL]
     defaults = data.get("defaults") or {}

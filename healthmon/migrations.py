@@ -88,6 +88,25 @@ def _v7_id_high_water(db: pw.Database) -> None:
     db.create_tables([IdHighWater], safe=True)
 
 
+def _v8_channels(db: pw.Database) -> None:
+    """Channels and their links to monitors; the outbox keyed per (event, destination)."""
+    from healthmon.models import AlertOutbox, Channel, MonitorChannel
+
+    db.create_tables([Channel, MonitorChannel], safe=True)
+    add_column_if_missing(db, "alert_outbox", "channel_id", pw.IntegerField(default=0))
+    if "destination" not in {c.name for c in db.get_columns("alert_outbox")}:
+        # Nullable here (SQLite cannot add NOT NULL without a rebuild); every row has one from now on.
+        add_column_if_missing(db, "alert_outbox", "destination", pw.TextField(null=True))
+        db.execute_sql("UPDATE alert_outbox SET destination = webhook_url")
+    if is_postgres():  # "pagerduty" is 9 characters; SQLite does not enforce the length
+        db.execute_sql("ALTER TABLE alert_outbox ALTER COLUMN webhook_format TYPE VARCHAR(16)")
+    # One alert per (event, destination) instead of one per event; the order and rate rule keys on the
+    # destination instead of the webhook URL.
+    db.execute_sql('DROP INDEX IF EXISTS "alert_outbox_event_id"')
+    db.execute_sql('DROP INDEX IF EXISTS "alert_outbox_webhook_url_state_attempted_at"')
+    AlertOutbox._schema.create_indexes(safe=True)
+
+
 def _v10_tags_and_keys(db: pw.Database) -> None:
     from healthmon.models import MonitorTag
 
@@ -109,6 +128,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (6, "monitors: tls_expiry_days and the certificate last seen; tls_warnings (certificate expiry warnings)",
      _v6_tls_expiry),
     (7, "id_high_water: SQLite never gives the id of a deleted monitor or state change again", _v7_id_high_water),
+    (8, "channels and monitor_channels; alert_outbox.channel_id and destination, unique per (event, channel)",
+     _v8_channels),
     (10, "monitors.key (unique) and monitor_tags (tags, indexed by tag)", _v10_tags_and_keys),
 ]
 """(version, description, function). Append only; never edit a released migration."""

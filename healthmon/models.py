@@ -10,6 +10,7 @@ import json
 
 import peewee as pw
 
+from healthmon import sql
 from healthmon.db import database, utcnow
 from healthmon.domain.tls import DEFAULT_EXPIRY_DAYS, whole_days_left
 
@@ -139,6 +140,16 @@ class Monitor(BaseModel):
         self.__dict__["_tags"] = list(value)
 
     @property
+    def channel_ids(self) -> list[int]:
+        """The linked channels' ids, ascending. A list view preloads them for a page in one query
+        (`preload_channel_ids`); otherwise this reads them."""
+        ids = getattr(self, "_channel_ids", None)
+        if ids is None:
+            ids = self._channel_ids = [link.channel_id for link in MonitorChannel.select(MonitorChannel.channel)
+                                       .where(MonitorChannel.monitor == self.id).order_by(MonitorChannel.channel)]
+        return ids
+
+    @property
     def tls(self) -> dict | None:
         """The certificate facts as the API shows them (None before an https check saw a certificate)."""
         if self.tls_expires_at is None or self.tls_fingerprint is None:
@@ -203,23 +214,34 @@ class StateChange(BaseModel):
 
 
 class AlertOutbox(BaseModel):
-    """An alert to deliver, written in the same transaction as its state change.
+    """An alert to deliver to one destination, written in the same transaction as its event
+    (checker/outbox.py `enqueue` is the only writer).
 
-    No foreign keys: deleting a monitor must not cancel an alert about a transition that happened.
-    `event_id` is unique, so one state change can never produce two alerts: a StateChange id (positive), or
-    minus a TlsWarning id for a certificate expiry warning.
+    No foreign keys: deleting a monitor or a channel must not cancel an alert about something that happened.
+    Unique per (event_id, channel_id), so one event can never produce two alerts to one destination:
+    - `event_id`: a StateChange id (positive), or minus a TlsWarning id for a certificate expiry warning;
+    - `channel_id`: the Channel the alert goes to, or 0 (MONITOR_WEBHOOK) for the monitor's own
+      `webhook_url`. Not NULL for that: NULLs are distinct in a UNIQUE index on PostgreSQL and SQLite, so a
+      NULL would let the same event reach the monitor's webhook twice. Channel ids start at 1 and are never
+      reused (NeverReusedAutoField), so a row never meets another channel than the one it was written for.
+    `destination` is the key of the per-destination order and rate rule (checker/delivery.py): the
+    monitor's webhook URL for channel 0 rows (as before channels existed), `channel:<id>` for a channel.
+    A channel row stores no address or secret: `webhook_url` is '' and the sender reads the channel's
+    address and secrets when it sends; `webhook_format` is the channel type the payload was rendered for.
     """
 
-    event_id = pw.IntegerField(unique=True)
+    event_id = pw.IntegerField()
+    channel_id = pw.IntegerField(default=0)
     monitor_id = pw.IntegerField()
-    webhook_url = pw.TextField()
-    webhook_format = pw.CharField(max_length=8)
-    payload = pw.TextField()  # the JSON body to POST
+    destination = pw.TextField()
+    webhook_url = pw.TextField(default="")
+    webhook_format = pw.CharField(max_length=16)  # slack or json (channel 0), else the channel's type
+    payload = pw.TextField()  # the body as rendered at record time
     state = pw.CharField(max_length=8, default="pending")  # pending, sent, failed
     attempts = pw.IntegerField(default=0)  # every claim, whatever its answer
     rate_limited = pw.IntegerField(default=0)  # how many of those were answered 429 (their own, larger cap)
     next_attempt_at = pw.DateTimeField(default=utcnow)
-    attempted_at = pw.DateTimeField(null=True)  # start of the latest attempt: the per-webhook rate rule reads it
+    attempted_at = pw.DateTimeField(null=True)  # start of the latest attempt: the per-destination rate rule reads it
     locked_until = pw.DateTimeField(null=True)
     last_error = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
@@ -228,11 +250,12 @@ class AlertOutbox(BaseModel):
     class Meta:
         table_name = "alert_outbox"
         indexes = (
+            (("event_id", "channel_id"), True),
             (("state", "next_attempt_at"), False),
-            # The sender's per-webhook order and rate checks (checker/delivery.py) probe this for every
+            # The sender's per-destination order and rate checks (checker/delivery.py) probe this for every
             # candidate; without it a claim scans the whole history (~0.6 s at 200k rows on SQLite). The rate
             # check asks `state IN (all states) AND attempted_at > ?`: one range probe per state.
-            (("webhook_url", "state", "attempted_at"), False),
+            (("destination", "state", "attempted_at"), False),
         )
 
 
@@ -266,6 +289,37 @@ class TlsWarning(BaseModel):
     class Meta:
         table_name = "tls_warnings"
         indexes = ((("monitor", "fingerprint", "threshold_days"), True),)
+
+
+CHANNEL_TYPES = ("slack", "webhook", "discord", "teams", "pagerduty", "email")
+"""Where a channel sends alerts (webapp/channel_config.py validates each type's config, checker/channels.py
+renders and sends)."""
+
+
+class Channel(BaseModel):
+    """A named alert destination that monitors link to (MonitorChannel). `config` is type-specific JSON and
+    holds its secrets (webhook URLs, keys, passwords): the API never shows them (webapp/channel_config.py)."""
+
+    id = NeverReusedAutoField()
+    name = pw.CharField(max_length=100, unique=True)
+    type = pw.CharField(max_length=16)
+    config = JsonField(null=True, empty=dict)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "channels"
+
+
+class MonitorChannel(BaseModel):
+    """A monitor sends its alerts to this channel too. Deleting either side deletes the link."""
+
+    monitor = pw.ForeignKeyField(Monitor, backref="channel_links", on_delete="CASCADE")
+    channel = pw.ForeignKeyField(Channel, backref="monitor_links", on_delete="CASCADE")
+
+    class Meta:
+        table_name = "monitor_channels"
+        primary_key = pw.CompositeKey("monitor", "channel")
 
 
 class QueueMessage(BaseModel):
@@ -367,6 +421,20 @@ class SchemaMigration(BaseModel):
         table_name = "schema_migrations"
 
 
+def preload_channel_ids(monitors: list[Monitor]) -> list[Monitor]:
+    """Set `channel_ids` of every monitor in `monitors` with one query (per 500 ids); returns them."""
+    links: dict[int, list[int]] = {m.id: [] for m in monitors}
+    ids = sorted(links)
+    for chunk in sql.chunks(ids):
+        query = (MonitorChannel.select(MonitorChannel.monitor, MonitorChannel.channel)
+                 .where(MonitorChannel.monitor.in_(chunk)).order_by(MonitorChannel.channel).tuples())
+        for monitor_id, channel_id in query:
+            links[monitor_id].append(channel_id)
+    for m in monitors:
+        m._channel_ids = links[m.id]
+    return monitors
+
+
 MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job, TlsWarning,
-          IdHighWater, MonitorTag)
+          IdHighWater, Channel, MonitorChannel, MonitorTag)
 """Every application table, in creation order (SchemaMigration is managed by migrations.py)."""

@@ -153,6 +153,9 @@ def _url_or_none(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+"""PagerDuty's Events API v2 endpoint: the default of PAGERDUTY_EVENTS_URL."""
+
 ACCESS_CHOICES = ("public", "private", "off")
 """Who may read a page that is not the API (STATUS_PAGE, METRICS): anyone, holders of an API key, nobody."""
 
@@ -186,6 +189,8 @@ class Settings:
     ca_bundle: str | None = None  # PEM file of CAs HTTPS checks trust; None: certifi's bundle
     status_page: str = "private"  # /status: public (no key), private (any API key), off (404)
     metrics: str = "private"  # /metrics: the same choices
+    # Where PagerDuty channels send their events (Events API v2); tests point it at a local receiver.
+    pagerduty_events_url: str = PAGERDUTY_EVENTS_URL
 
     @property
     def queue_backend(self) -> str:
@@ -243,6 +248,7 @@ class Settings:
             ca_bundle=_existing_file_or_none(env, "CA_BUNDLE"),
             status_page=_choice(env, "STATUS_PAGE", "private", ACCESS_CHOICES),
             metrics=_choice(env, "METRICS", "private", ACCESS_CHOICES),
+            pagerduty_events_url=_url_or_none(env, "PAGERDUTY_EVENTS_URL") or PAGERDUTY_EVENTS_URL,
         )
 
     def as_safe_dict(self) -> dict:

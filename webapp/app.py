@@ -18,7 +18,7 @@ from healthmon import __version__, defaults
 from healthmon.db import bind, database
 from healthmon.settings import Settings
 from webapp import docs, metrics, status
-from webapp.api import apply, health, history, monitors, stats
+from webapp.api import apply, channels, health, history, monitors, stats
 from webapp.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from webapp.errors import register_error_handlers
 
@@ -26,13 +26,14 @@ API_DESCRIPTION = """HTTP endpoint health monitor.
 
 Register endpoints under **/monitors**; they are checked every `check_interval` seconds, move between
 UNKNOWN, UP and DOWN after consecutive failures/successes, and each change is posted to the monitor's
-Slack webhook.
+Slack webhook and to its **/channels** (Slack, signed JSON webhooks, Discord, Microsoft Teams, PagerDuty,
+e-mail).
 
-Authentication: every /monitors operation needs `Authorization: Bearer <key>`. Create a key with
+Authentication: every /monitors and /channels operation needs `Authorization: Bearer <key>`. Create a key with
 `healthmon api-key create --name NAME [--read-only]`, then use the **Authorize** button.
 """
 
-DB_BLUEPRINTS = frozenset({"monitors", "stats", "history", "status", "metrics", "apply"})
+DB_BLUEPRINTS = frozenset({"monitors", "channels", "stats", "history", "status", "metrics", "apply"})
 """Blueprints whose requests use the database; /health and the docs never open a connection."""
 
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, SECURITY_SCHEME)
     api.register_blueprint(health.blp)
     api.register_blueprint(monitors.create_blueprint(settings))
+    api.register_blueprint(channels.create_blueprint(settings))
     api.register_blueprint(stats.create_blueprint(settings))
     api.register_blueprint(history.create_blueprint())
     api.register_blueprint(apply.create_blueprint(settings))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from healthmon import sql
 from healthmon.db import database
 from healthmon.domain import tags as tag_rules
-from healthmon.models import Monitor
+from healthmon.models import Monitor, preload_channel_ids
 from healthmon.netguard import AddressGuard
 from webapp import service
 from webapp.schemas import MonitorSchema
@@ -52,6 +52,10 @@ def field_changes(current: Monitor, changes: dict) -> list[dict]:
     each as {field, old, new, secret} with values as GET shows them; no secret is ever in it."""
     out = []
     for name, new in changes.items():
+        if name == "channels":  # ids, stored as links; shown ascending
+            if sorted(new) != current.channel_ids:
+                out.append({"field": name, "old": current.channel_ids, "new": sorted(new), "secret": False})
+            continue
         if getattr(current, name) == new:
             continue
         old_shown, new_shown = _shown(name, current), _shown(name, {name: new})
@@ -92,7 +96,7 @@ def plan(guard: AddressGuard, items: list[dict], prune: bool) -> list[Planned]:
     """The creates and changes (in request order) and deletes (by id) that make the stored monitors `items`.
     Addresses are checked for new monitors and changed urls and webhooks only. Raises FieldProblem naming
     the item (`3.url`)."""
-    stored = service.attach_tags(list(Monitor.select().order_by(Monitor.id)))
+    stored = preload_channel_ids(service.attach_tags(list(Monitor.select().order_by(Monitor.id))))
     matched = _match(items, stored)
     verdicts = service.HostVerdicts(guard)
     planned: list[Planned] = []

@@ -227,6 +227,27 @@ def webhook_url_field(patch: bool, masked_ok: bool) -> HttpUrl:
                    **({} if patch else {"load_default": None}))
 
 
+MAX_MONITOR_CHANNELS = 20
+
+
+def _unique_ids(ids: list[int]) -> None:
+    if len(set(ids)) != len(ids):
+        raise ma.ValidationError("Must name each channel once.")
+
+
+def channels_field(patch: bool) -> fields.List:
+    """`channels`: ids of /channels the monitor's alerts also go to (besides webhook_url)."""
+    return fields.List(
+        StrictInteger(validate=validate.Range(min=1)),
+        validate=[validate.Length(max=MAX_MONITOR_CHANNELS), _unique_ids],
+        metadata={"description": (
+            f"Ids of channels (/channels) that get this monitor's alerts, each once, at most "
+            f"{MAX_MONITOR_CHANNELS}; in addition to webhook_url. An id no channel has is a 400 naming it, and "
+            "nothing is stored. On PUT omitted means none; on PATCH omitted keeps them."), "example": [1, 3]},
+        **({} if patch else {"load_default": list}),
+    )
+
+
 def _field_specs(patch: bool) -> dict[str, fields.Field]:
     """The writable monitor fields. For PATCH nothing is required and nothing has a default."""
 
@@ -272,6 +293,7 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
         ),
         "key": MonitorKey(allow_none=True, **opt(None), **doc(KEY_DESCRIPTION)),
         "tags": TagList(**opt(list), **doc(TAGS_DESCRIPTION)),
+        "channels": channels_field(patch),
         **check_field_specs(opt, doc),
         **request_field_specs(patch, StrictBoolean),
         **tls_field_specs(opt, doc),
@@ -458,6 +480,8 @@ class MonitorSchema(RequestOptionsOutput):
         allow_none=True, required=True, metadata={"description": "Masked; the full URL is never returned."}
     )
     webhook_format = fields.String(allow_none=True, required=True, validate=validate.OneOf(WEBHOOK_FORMATS))
+    channels = fields.List(fields.Integer(), required=True, attribute="channel_ids", metadata={
+        "description": "Ids of the channels that get this monitor's alerts (ascending)."})
     enabled = fields.Boolean(required=True)
     fail_threshold = fields.Integer(allow_none=True, required=True)
     success_threshold = fields.Integer(allow_none=True, required=True)

@@ -28,13 +28,13 @@ from urllib.parse import urlsplit
 
 import peewee as pw
 
-from healthmon import sql
+from healthmon import channel_links, sql
 from healthmon.db import database, for_update, utcnow
 from healthmon.domain import lifecycle, tls
 from healthmon.domain import request as request_options
 from healthmon.domain.status import MonitorState
 from healthmon.ids import fresh_id, fresh_ids
-from healthmon.models import CheckResult, Monitor, MonitorTag, StateChange
+from healthmon.models import CheckResult, Monitor, MonitorTag, StateChange, preload_channel_ids
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.redact import mask_webhook_url
 from webapp.schemas import MASK_MARK, timeout_error
@@ -150,6 +150,20 @@ def resolve_request_secrets(current: Monitor | None, data: dict) -> dict:
     return out
 
 
+def _link_channels(monitors: list[Monitor], lists: list[list[int]], indexed: bool = False) -> None:
+    """Make each monitor's channels its list, inside the caller's transaction. Raises FieldProblem(400) naming
+    `channels` (`3.channels` when `indexed`) and the first id no channel has; the caller's rollback then
+    keeps nothing."""
+    missing = channel_links.first_missing(lists)
+    if missing is not None:
+        index, channel_id = missing
+        problem = FieldProblem(400, "channels", f"channel {channel_id} does not exist")
+        raise problem.within(str(index)) if indexed else problem
+    channel_links.replace_links([m.id for m in monitors], lists)
+    for monitor, ids in zip(monitors, lists, strict=True):
+        monitor._channel_ids = sorted(ids)
+
+
 def get_monitor(monitor_id: int) -> Monitor | None:
     if not 0 < monitor_id <= MAX_ID:
         return None
@@ -160,6 +174,8 @@ def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
     """Store a new monitor: in lifecycle.NEW (UNKNOWN, no evidence), first check due now (the scheduler's next
     tick)."""
     now = now or utcnow()
+    data = dict(data)
+    channels = data.pop("channels", None) or []
     _reject_masked(data.get("webhook_url"))
     resolve_request_secrets(None, data)  # refuses a masked secret: there is nothing stored to keep
     fields = {k: v for k, v in data.items() if k != "tags"}
@@ -171,6 +187,7 @@ def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
         )
         write_tags({monitor.id: data.get("tags") or []}, replace=False)
         monitor.tags = data.get("tags") or []
+        _link_channels([monitor], [channels])
         return monitor
 
 
@@ -242,8 +259,9 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
         except FieldProblem as problem:
             raise problem.within(str(index)) from None
     _check_distinct_keys(items)
-    rows = [{**{k: v for k, v in item.items() if k != "tags"}, "status": lifecycle.NEW.status, "next_check_at": now,
-             "created_at": now, "updated_at": now} for item in items]
+    lists = [item.get("channels") or [] for item in items]
+    rows = [{**{k: v for k, v in item.items() if k not in ("tags", "channels")}, "status": lifecycle.NEW.status,
+             "next_check_at": now, "created_at": now, "updated_at": now} for item in items]
     if not rows:
         return []
     ids: list[int] = []
@@ -263,6 +281,11 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
         created = [monitor for monitor in query if monitor.id in tags]
         for monitor in created:
             monitor.tags = tags[monitor.id]
+        if any(lists):
+            _link_channels(created, lists, indexed=True)
+        else:  # nothing to link (the usual bulk create): no query
+            for monitor in created:
+                monitor._channel_ids = []
         return created
 
 
@@ -285,6 +308,8 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
     checked a pair sent together); nothing is written then.
     """
     now = now or utcnow()
+    changes = dict(changes)
+    channels = changes.pop("channels", None)
     with _key_conflicts_as_409(), database.atomic():
         monitor = for_update(Monitor.select().where(Monitor.id == monitor_id)).first()
         if monitor is None:
@@ -328,6 +353,9 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
             # A job still queued for the old check (or from before the pause) is dropped by the checker;
             # it must not hold back the check this edit asks for (see Monitor.pending_slot).
             monitor.pending_slot = None
+        if channels is not None and sorted(channels) != monitor.channel_ids:
+            _link_channels([monitor], [channels])
+            changed.add("channels")
         if changed:
             monitor.updated_at = now
             monitor.save(only=monitor.dirty_fields)
@@ -365,7 +393,7 @@ def list_monitors(enabled: bool | None, status: str | None, offset: int, limit: 
     total = query.count()
     if offset >= total:  # also keeps an absurd page number from overflowing the database's integers
         return [], total
-    return attach_tags(list(query.order_by(Monitor.id).offset(offset).limit(limit))), total
+    return preload_channel_ids(attach_tags(list(query.order_by(Monitor.id).offset(offset).limit(limit)))), total
 
 
 def _in_range(query, column, since: dt.datetime | None, until: dt.datetime | None):

@@ -50,8 +50,8 @@ def queue_alert(monitor: Monitor, *, at: dt.datetime = T0, old="UNKNOWN", new="U
     event = Transition(event_id=_next_event[0], monitor_id=monitor.id, name=monitor.name, url=monitor.url,
                        from_status=old, to_status=new, at=at, reason="status 200 in 5 ms", status_code=200,
                        latency_ms=5.0)
-    return AlertOutbox.create(event_id=event.event_id, monitor_id=monitor.id, webhook_url=url, webhook_format=fmt,
-                              payload=alerts.render(event, fmt), created_at=at, next_attempt_at=at)
+    return AlertOutbox.create(event_id=event.event_id, monitor_id=monitor.id, destination=url, webhook_url=url,
+                              webhook_format=fmt, payload=alerts.render(event, fmt), created_at=at, next_attempt_at=at)
 
 
 def sender(settings, clock=None, **kwargs) -> AlertSender:

@@ -27,10 +27,11 @@ def test_it_keeps_state_changes_and_undelivered_alerts(db):
     m = _monitor()
     old = utcnow() - dt.timedelta(days=400)
     StateChange.create(monitor=m, from_status="UNKNOWN", to_status="UP", reason="status 200", created_at=old)
-    AlertOutbox.create(event_id=1, monitor_id=m.id, webhook_url="https://example.com/h", webhook_format="json",
-                       payload="{}", created_at=old)
-    AlertOutbox.create(event_id=2, monitor_id=m.id, webhook_url="https://example.com/h", webhook_format="json",
-                       payload="{}", state="sent", created_at=old)
+    AlertOutbox.create(event_id=1, monitor_id=m.id, destination="https://example.com/h",
+                       webhook_url="https://example.com/h", webhook_format="json", payload="{}", created_at=old)
+    AlertOutbox.create(event_id=2, monitor_id=m.id, destination="https://example.com/h",
+                       webhook_url="https://example.com/h", webhook_format="json", payload="{}", state="sent",
+                       created_at=old)
     QueueMessage.create(body="{}", dead_at=old)
     QueueMessage.create(body="{}")
     assert prune(30) == 2

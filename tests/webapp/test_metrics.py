@@ -53,8 +53,8 @@ def test_metrics_read_the_database(db_url):
     slow = Monitor.create(name="slow", url="https://example.com/", check_interval=60, timeout=5, status="DEGRADED")
     _results(up.id, utcnow() - dt.timedelta(hours=1), 30, fail_every=10)
     for i, state in enumerate(("pending", "sent", "sent", "failed")):
-        AlertOutbox.create(event_id=i, monitor_id=up.id, webhook_url="https://example.com/h", webhook_format="json",
-                           payload="{}", state=state)
+        AlertOutbox.create(event_id=i, monitor_id=up.id, destination="https://example.com/h",
+                           webhook_url="https://example.com/h", webhook_format="json", payload="{}", state=state)
     QueueMessage.create(body="{}")
     QueueMessage.create(body="{}", dead_at=utcnow())
     database.close()

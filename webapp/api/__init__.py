@@ -22,3 +22,17 @@ class Blueprint(flask_smorest.Blueprint):
 
     def _document_pagination_metadata(self, spec, resp_doc):
         resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER_DOC
+
+
+def error_docs(blp: flask_smorest.Blueprint, descriptions: dict[int, str]):
+    """`documents(*codes)`: a decorator documenting the error responses a view of `blp` can give (their
+    texts from `descriptions`), besides 422 (flask-smorest adds it)."""
+    from flask_smorest.error_handler import ErrorSchema
+
+    def documents(*codes):
+        def decorate(view):
+            for code in codes:
+                view = blp.alt_response(code, schema=ErrorSchema, description=descriptions[code])(view)
+            return view
+        return decorate
+    return documents

@@ -12,14 +12,13 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 from marshmallow import RAISE
 
 from healthmon import defaults
 from healthmon.netguard import AddressGuard
 from healthmon.settings import Settings
 from webapp import service
-from webapp.api import Blueprint
+from webapp.api import Blueprint, error_docs
 from webapp.auth import require_api_key
 from webapp.request_schemas import CREATE_EXAMPLE
 from webapp.schemas import (
@@ -50,7 +49,8 @@ DESCRIPTION = (
 )
 
 ERROR_DESCRIPTIONS = {
-    400: "Bad request: url or webhook_url points at a blocked address, or the body is not JSON.",
+    400: "Bad request: url or webhook_url points at a blocked address, a channels id names no channel, or the "
+         "body is not JSON.",
     401: "Missing, invalid or revoked API key.",
     403: "The API key is read-only.",
     404: "No monitor with this id.",
@@ -94,13 +94,7 @@ def create_blueprint(settings: Settings) -> Blueprint:
     patch_schema = MonitorPatchSchema(min_check_interval=settings.min_check_interval)
     bulk_schema = MonitorBulkCreateSchema(item_schema=create_schema)
 
-    def documents(*codes):
-        """Document the error responses a view can give, besides 422 (flask-smorest adds it)."""
-        def decorate(view):
-            for code in codes:
-                view = blp.alt_response(code, schema=ErrorSchema, description=ERROR_DESCRIPTIONS[code])(view)
-            return view
-        return decorate
+    documents = error_docs(blp, ERROR_DESCRIPTIONS)
 
     def _update(monitor_id: int, data: dict):
         current = _existing(monitor_id)
