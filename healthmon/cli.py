@@ -76,11 +76,45 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser("list", help="list keys (never the keys themselves)")
     r = keys.add_parser("revoke", help="revoke a key by id")
     r.add_argument("id", type=_positive_int, help="the key's id from `api-key list`")
+
+    p = sub.add_parser("apply", help="make a remote API's monitors (and channels) what a YAML file declares")
+    p.add_argument("file", help="the config file (docs/config-as-code.md)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--prune", action="store_true", help="also delete the monitors and channels the file omits")
+    _remote_arguments(p)
+    p = sub.add_parser("export", help="write a remote API's monitors and channels as a config file")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    _remote_arguments(p)
     return parser
 
 
+def _remote_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api-url", default=os.environ.get("HEALTHMON_API_URL"),
+                   help="the API's base URL (default: $HEALTHMON_API_URL)")
+    p.add_argument("--api-key", default=os.environ.get("HEALTHMON_API_KEY"),
+                   help="a read-write API key (default: $HEALTHMON_API_KEY; export: read-only is enough)")
+
+
+def _config_as_code(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """apply / export talk to a remote API only: no database, no Settings."""
+    from healthmon import apply
+
+    if not args.api_url or not args.api_key:
+        parser.error(f"{args.command} needs --api-url and --api-key (or HEALTHMON_API_URL and HEALTHMON_API_KEY)")
+    remote = apply.Remote(args.api_url, args.api_key)
+    if args.command == "apply":
+        return apply.run_apply(args.file, remote, dry_run=args.dry_run, prune=args.prune)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            return apply.run_export(remote, out=handle)
+    return apply.run_export(remote)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("apply", "export"):
+        return _config_as_code(parser, args)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

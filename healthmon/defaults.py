@@ -91,3 +91,10 @@ DEFAULT_RESULT_RETENTION_DAYS = 14
 """Raw check results older than this are deleted (their hourly and daily rollups stay for 90 and 400 days;
 healthmon.retention); state changes are kept. Two weeks of raw rows serve the 24 h and 7 d views and
 debugging; the long history is in the rollups, at a few bytes per check."""
+
+MAX_APPLY_MONITORS = 20_000
+"""Most monitors one POST /apply (config as code) declares: twice the 10,000 it is measured at (bench/apply.py).
+Validated and planned in one request and one transaction, so a failed apply changes nothing."""
+
+MAX_APPLY_REQUEST_BYTES = 32 * 1024 * 1024
+"""Largest POST /apply body: 20,000 monitors at an average of 1.6 KiB."""

@@ -156,10 +156,23 @@ WORST = 5
 """Monitors listed under worst_uptime."""
 
 
-def summary(now: dt.datetime | None = None) -> dict:
-    """GET /summary: monitors by status, the ones DOWN now (since when), the worst uptimes over 24 h."""
+def tagged(tags: Sequence[str] | None) -> tuple[str, list]:
+    """A WHERE clause (or "") keeping the monitors (`id`) that carry every one of `tags`, and its parameters:
+    one probe of monitor_tags' (tag, monitor) index per tag."""
+    wanted = list(dict.fromkeys(t.lower() for t in tags or ()))
+    if not wanted:
+        return "", []
+    clause = " AND ".join(["id IN (SELECT monitor_id FROM monitor_tags WHERE tag = ?)"] * len(wanted))
+    return f" WHERE {clause}", wanted
+
+
+def summary(now: dt.datetime | None = None, tags: Sequence[str] | None = None) -> dict:
+    """GET /summary: monitors by status, the ones DOWN now (since when), the worst uptimes over 24 h; only
+    the monitors carrying every one of `tags` when given."""
     now = now or utcnow()
-    monitors = sql.query("SELECT id, name, status, enabled, status_changed_at FROM monitors ORDER BY id")
+    where, params = tagged(tags)
+    monitors = sql.query("SELECT id, name, status, enabled, status_changed_at FROM monitors"  # noqa: S608
+                         f"{where} ORDER BY id", params)
     counts = {"total": len(monitors), "up": 0, "degraded": 0, "down": 0, "unknown": 0, "disabled": 0}
     down_now = []
     names = {}
@@ -173,7 +186,7 @@ def summary(now: dt.datetime | None = None) -> dict:
             since = sql.as_datetime(changed)
             down_now.append({"id": monitor_id, "name": name, "since": since,
                              "down_for_seconds": None if since is None else max(0, int((now - since).total_seconds()))})
-    day = uptime_by_monitor("24h", now)
+    day = uptime_by_monitor("24h", now, list(names) if tags else None) if names or not tags else {}
     ranked = sorted((agg.uptime_percent, monitor_id) for monitor_id, agg in day.items()
                     if agg.checks and monitor_id in names)
     worst = [{"id": monitor_id, "name": names[monitor_id], "uptime_percent": pct, "checks": day[monitor_id].checks}

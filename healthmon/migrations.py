@@ -107,6 +107,16 @@ def _v8_channels(db: pw.Database) -> None:
     AlertOutbox._schema.create_indexes(safe=True)
 
 
+def _v10_tags_and_keys(db: pw.Database) -> None:
+    from healthmon.models import MonitorTag
+
+    add_column_if_missing(db, "monitors", "key", pw.CharField(max_length=100, null=True))
+    # The name peewee gives the unique index of Monitor.key, so a database created at v1 and one upgraded
+    # here have the same schema.
+    db.execute_sql('CREATE UNIQUE INDEX IF NOT EXISTS "monitors_key" ON "monitors" ("key")')
+    db.create_tables([MonitorTag], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
@@ -120,6 +130,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (7, "id_high_water: SQLite never gives the id of a deleted monitor or state change again", _v7_id_high_water),
     (8, "channels and monitor_channels; alert_outbox.channel_id and destination, unique per (event, channel)",
      _v8_channels),
+    (10, "monitors.key (unique) and monitor_tags (tags, indexed by tag)", _v10_tags_and_keys),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

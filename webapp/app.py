@@ -3,8 +3,8 @@
 `create_app()` binds the database named by the settings (one connection per request: opened in
 `before_request` for the resources that need it, closed in `teardown_request`, so a gunicorn worker
 holds no idle connection and none crosses a fork), caps request bodies at 64 KiB (1 MiB for the bulk
-create), registers the blueprints and the OpenAPI document (/openapi.json, Swagger UI at /docs, both
-open) and makes every error JSON.
+create, 32 MiB for POST /apply), registers the blueprints and the OpenAPI document (/openapi.json, Swagger
+UI at /docs, both open) and makes every error JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from healthmon import __version__, defaults
 from healthmon.db import bind, database
 from healthmon.settings import Settings
 from webapp import docs, metrics, status
-from webapp.api import channels, health, history, monitors, stats
+from webapp.api import apply, channels, health, history, monitors, stats
 from webapp.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from webapp.errors import register_error_handlers
 
@@ -33,7 +33,7 @@ Authentication: every /monitors and /channels operation needs `Authorization: Be
 `healthmon api-key create --name NAME [--read-only]`, then use the **Authorize** button.
 """
 
-DB_BLUEPRINTS = frozenset({"monitors", "channels", "stats", "history", "status", "metrics"})
+DB_BLUEPRINTS = frozenset({"monitors", "channels", "stats", "history", "status", "metrics", "apply"})
 """Blueprints whose requests use the database; /health and the docs never open a connection."""
 
 
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     api.register_blueprint(channels.create_blueprint(settings))
     api.register_blueprint(stats.create_blueprint(settings))
     api.register_blueprint(history.create_blueprint())
+    api.register_blueprint(apply.create_blueprint(settings))
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(status.create_blueprint(settings))  # HTML, not in the OpenAPI document
     app.register_blueprint(metrics.create_blueprint(settings))  # Prometheus text, not in it either

@@ -16,6 +16,7 @@ from marshmallow import fields, validate
 from marshmallow.exceptions import SCHEMA
 
 from healthmon import defaults
+from healthmon.domain import tags as tag_rules
 from healthmon.domain.status import STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
 from webapp.request_schemas import RequestOptionsOutput, request_field_specs
@@ -146,6 +147,57 @@ class RedactedText(fields.String):
         return None if value is None else redact_text(str(value))
 
 
+TAG_INPUT_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+"""A tag as sent (it is stored lower-cased, so upper-case letters are accepted)."""
+
+
+class TagList(fields.List):
+    """Tags as healthmon.domain.tags states them: each lower-cased, duplicates dropped, at most MAX_TAGS."""
+
+    default_error_messages = {"tags": "{reason}."}
+
+    def __init__(self, **kwargs):
+        item = fields.String(metadata={"pattern": TAG_INPUT_PATTERN, "maxLength": tag_rules.MAX_TAG_LENGTH,
+                                       "minLength": 1})
+        metadata = {"maxItems": tag_rules.MAX_TAGS, "example": ["prod", "eu"], **kwargs.pop("metadata", {})}
+        super().__init__(item, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        values = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return tag_rules.normalise_tags(values)
+        except tag_rules.TagProblem as problem:
+            raise self.make_error("tags", reason=str(problem)) from None
+
+
+class MonitorKey(fields.String):
+    """A monitor's stable key (healthmon.domain.tags.key_problem)."""
+
+    default_error_messages = {"key": "{reason}."}
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": tag_rules.KEY_PATTERN, "maxLength": tag_rules.MAX_KEY_LENGTH, "minLength": 1,
+                    "example": "api-health", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        reason = tag_rules.key_problem(text)
+        if reason:
+            raise self.make_error("key", reason=reason[0].upper() + reason[1:])
+        return text
+
+
+TAGS_DESCRIPTION = (
+    f"Labels to group and filter by (GET /monitors?tag=, /status, /summary): at most {tag_rules.MAX_TAGS}, each 1-"
+    f"{tag_rules.MAX_TAG_LENGTH} characters of a-z, 0-9, _ . : - starting with a letter or digit; stored "
+    "lower-cased, duplicates dropped, order kept.")
+KEY_DESCRIPTION = (
+    f"A stable name for the monitor (config as code: `healthmon apply` matches on it): 1-{tag_rules.MAX_KEY_LENGTH} "
+    "characters of A-Z, a-z, 0-9, _ . - starting with a letter or digit, unique (409 naming key), case-sensitive, "
+    "changeable; `monitor-<digits>` is reserved (it names the monitor with that id in a config file). null: none.")
+
+
 # ---- input --------------------------------------------------------------------------------------------
 
 
@@ -239,6 +291,8 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
             allow_none=True, validate=validate.Range(min=1, max=defaults.MAX_THRESHOLD), **opt(None),
             **doc("Consecutive successes before UP; null uses SUCCESS_THRESHOLD."),
         ),
+        "key": MonitorKey(allow_none=True, **opt(None), **doc(KEY_DESCRIPTION)),
+        "tags": TagList(**opt(list), **doc(TAGS_DESCRIPTION)),
         "channels": channels_field(patch),
         **check_field_specs(opt, doc),
         **request_field_specs(patch, StrictBoolean),
@@ -362,6 +416,14 @@ class PagedQuerySchema(ma.Schema):
         return {k: v for k, v in data.items() if k not in PAGINATION_ARGS}
 
 
+def TagFilter() -> fields.List:  # noqa: N802 - a field factory, read like a field class
+    """`?tag=prod&tag=eu`: only monitors carrying every tag given (matched lower-cased)."""
+    return fields.List(fields.String(validate=validate.Length(min=1, max=tag_rules.MAX_TAG_LENGTH)),
+                       validate=validate.Length(max=tag_rules.MAX_TAGS), metadata={
+                           "description": "Only monitors with every one of these tags (repeat the parameter: "
+                                          "`?tag=prod&tag=eu`); matched lower-cased."})
+
+
 class MonitorQuerySchema(PagedQuerySchema):
     """Filters of GET /monitors."""
 
@@ -369,6 +431,8 @@ class MonitorQuerySchema(PagedQuerySchema):
     status = fields.String(
         validate=validate.OneOf(STATUSES), metadata={"description": "Only monitors in this state."}
     )
+    tag = TagFilter()
+    key = fields.String(metadata={"description": "Only the monitor with this key (an empty list when none has it)."})
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -395,6 +459,8 @@ class MonitorSchema(RequestOptionsOutput):
     """A stored monitor as the API shows it (with its request options, secrets masked)."""
 
     id = fields.Integer(required=True)
+    key = fields.String(allow_none=True, required=True, metadata={"description": "The stable key, or null."})
+    tags = fields.List(fields.String(), required=True, metadata={"example": ["prod", "eu"]})
     name = fields.String(required=True)
     url = fields.String(required=True)
     check_interval = fields.Integer(required=True)
@@ -630,6 +696,13 @@ class WorstUptimeSchema(ma.Schema):
     name = fields.String(required=True)
     uptime_percent = fields.Float(required=True)
     checks = fields.Integer(required=True)
+
+
+class SummaryQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    tag = TagFilter()
 
 
 class SummarySchema(ma.Schema):

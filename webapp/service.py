@@ -17,6 +17,8 @@ under the row lock. Also:
   back keeps the stored secret; on create it is refused.
 - a changed url forgets the certificate last seen (`tls`), a changed tls_expiry_days keeps it; either way
   the next check collects it again (healthmon.domain.tls.edit_effect).
+- `key` is unique: one another monitor has is a 409 naming key. `tags` (rows of MonitorTag) are written in
+  the transaction that writes the monitor; neither key nor tags touch the state.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlsplit
 
+import peewee as pw
+
 from healthmon import channel_links, sql
 from healthmon.db import database, for_update, utcnow
 from healthmon.domain import lifecycle, tls
 from healthmon.domain import request as request_options
 from healthmon.domain.status import MonitorState
 from healthmon.ids import fresh_id, fresh_ids
-from healthmon.models import CheckResult, Monitor, StateChange, preload_channel_ids
+from healthmon.models import CheckResult, Monitor, MonitorTag, StateChange, preload_channel_ids
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.redact import mask_webhook_url
 from webapp.schemas import MASK_MARK, timeout_error
@@ -174,13 +178,67 @@ def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
     channels = data.pop("channels", None) or []
     _reject_masked(data.get("webhook_url"))
     resolve_request_secrets(None, data)  # refuses a masked secret: there is nothing stored to keep
-    with database.atomic():
+    fields = {k: v for k, v in data.items() if k != "tags"}
+    with _key_conflicts_as_409(), database.atomic():
+        _check_keys_free([fields.get("key")])
         monitor = Monitor.create(
-            **data, **fresh_id(Monitor), status=lifecycle.NEW.status, next_check_at=now,
+            **fields, **fresh_id(Monitor), status=lifecycle.NEW.status, next_check_at=now,
             created_at=now, updated_at=now,
         )
+        write_tags({monitor.id: data.get("tags") or []}, replace=False)
+        monitor.tags = data.get("tags") or []
         _link_channels([monitor], [channels])
         return monitor
+
+
+class _key_conflicts_as_409:  # noqa: N801 - used as a context manager, named for what it does
+    """A unique-key violation that slipped past _check_keys_free (a concurrent create) as the same 409."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is not None and issubclass(kind, pw.IntegrityError):
+            raise FieldProblem(409, "key", "is already another monitor's key") from exc
+        return False
+
+
+def _check_keys_free(keys: list[str | None], owners: list[int | None] | None = None, by_index: bool = False) -> None:
+    """FieldProblem(409) for the first of `keys` another monitor than its owner (the same index of `owners`;
+    None: a new monitor) already has, named `<index>.key` if `by_index`, else `key`."""
+    owners = owners or [None] * len(keys)
+    taken: dict[str, int] = {}
+    for chunk in sql.chunks([k for k in keys if k]):
+        taken.update(Monitor.select(Monitor.key, Monitor.id).where(Monitor.key.in_(chunk)).tuples())
+    for index, (key, owner) in enumerate(zip(keys, owners, strict=True)):
+        if key in taken and taken[key] != owner:
+            field = f"{index}.key" if by_index else "key"
+            raise FieldProblem(409, field, f"{key!r} is already the key of monitor {taken[key]}")
+
+
+def write_tags(tags_by_id: dict[int, list[str]], replace: bool = True) -> None:
+    """Store each monitor's tags (normalised lists), replacing its old ones unless `replace` is False (new
+    monitors have none). In the caller's transaction."""
+    if replace and tags_by_id:
+        for chunk in sql.chunks(list(tags_by_id)):
+            MonitorTag.delete().where(MonitorTag.monitor.in_(chunk)).execute()
+    rows = [{"monitor": mid, "tag": tag, "position": i} for mid, tags in tags_by_id.items()
+            for i, tag in enumerate(tags)]
+    for chunk in sql.chunks(rows):
+        MonitorTag.insert_many(chunk).execute()
+
+
+def attach_tags(monitors: list[Monitor]) -> list[Monitor]:
+    """Fill the tags cache of every monitor (Monitor.tags) with one query per 500 monitors; returns them."""
+    found: dict[int, list[str]] = {m.id: [] for m in monitors}
+    for chunk in sql.chunks(list(found)):
+        query = (MonitorTag.select(MonitorTag.monitor, MonitorTag.tag).where(MonitorTag.monitor.in_(chunk))
+                 .order_by(MonitorTag.monitor, MonitorTag.position).tuples())
+        for mid, tag in query:
+            found[mid].append(tag)
+    for monitor in monitors:
+        monitor.tags = found[monitor.id]
+    return monitors
 
 
 def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[Monitor]:
@@ -200,30 +258,46 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
             resolve_request_secrets(None, item)
         except FieldProblem as problem:
             raise problem.within(str(index)) from None
+    _check_distinct_keys(items)
     lists = [item.get("channels") or [] for item in items]
-    rows = [{**{k: v for k, v in item.items() if k != "channels"}, "status": lifecycle.NEW.status,
+    rows = [{**{k: v for k, v in item.items() if k not in ("tags", "channels")}, "status": lifecycle.NEW.status,
              "next_check_at": now, "created_at": now, "updated_at": now} for item in items]
     if not rows:
         return []
     ids: list[int] = []
-    with database.atomic():
+    with _key_conflicts_as_409(), database.atomic():
+        _check_keys_free([item.get("key") for item in items], by_index=True)
         fresh = fresh_ids(Monitor, len(rows))
         if fresh:
             rows = [{"id": mid, **row} for mid, row in zip(fresh, rows, strict=True)]
         for chunk in sql.chunks(rows):
             query = Monitor.insert_many(chunk).returning(Monitor.id).tuples()
             ids.extend(row[0] for row in query.execute())
-        wanted = set(ids)
+        tags = {mid: item.get("tags") or [] for mid, item in zip(ids, items, strict=True)}
+        write_tags(tags, replace=False)
         # A range, not an IN list of every id: two parameters whatever the count. On PostgreSQL a concurrent
-        # create may hold ids inside the range; the set keeps only ours.
+        # create may hold ids inside the range; the dict keeps only ours.
         query = Monitor.select().where(Monitor.id.between(min(ids), max(ids))).order_by(Monitor.id)
-        monitors = [monitor for monitor in query if monitor.id in wanted]
+        created = [monitor for monitor in query if monitor.id in tags]
+        for monitor in created:
+            monitor.tags = tags[monitor.id]
         if any(lists):
-            _link_channels(monitors, lists, indexed=True)
+            _link_channels(created, lists, indexed=True)
         else:  # nothing to link (the usual bulk create): no query
-            for monitor in monitors:
+            for monitor in created:
                 monitor._channel_ids = []
-        return monitors
+        return created
+
+
+def _check_distinct_keys(items: list[dict]) -> None:
+    """FieldProblem(422) naming the later of two items with the same key (`3.key`)."""
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        key = item.get("key")
+        if key and key in seen:
+            raise FieldProblem(422, f"{index}.key", f"the same key as item {seen[key]}")
+        if key:
+            seen[key] = index
 
 
 def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = None) -> Monitor | None:
@@ -236,10 +310,12 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
     now = now or utcnow()
     changes = dict(changes)
     channels = changes.pop("channels", None)
-    with database.atomic():
+    with _key_conflicts_as_409(), database.atomic():
         monitor = for_update(Monitor.select().where(Monitor.id == monitor_id)).first()
         if monitor is None:
             return None
+        if changes.get("key") and changes["key"] != monitor.key:
+            _check_keys_free([changes["key"]], [monitor.id])
         timeout = changes.get("timeout", monitor.timeout)
         interval = changes.get("check_interval", monitor.check_interval)
         message = timeout_error(timeout, interval)
@@ -283,6 +359,8 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
         if changed:
             monitor.updated_at = now
             monitor.save(only=monitor.dirty_fields)
+        if "tags" in changed:
+            write_tags({monitor.id: monitor.tags})
         return monitor
 
 
@@ -294,17 +372,28 @@ def delete_monitor(monitor_id: int) -> bool:
         return Monitor.delete().where(Monitor.id == monitor_id).execute() > 0
 
 
-def list_monitors(enabled: bool | None, status: str | None, offset: int, limit: int) -> tuple[list[Monitor], int]:
-    """One page of monitors (by id) and the total matching the filters."""
-    query = Monitor.select()
+def with_tags(query, tags: list[str] | None):
+    """`query` (of monitors) limited to those carrying every one of `tags` (lower-cased): one probe of the
+    (tag, monitor) index per tag."""
+    for tag in dict.fromkeys(t.lower() for t in tags or ()):
+        query = query.where(Monitor.id.in_(MonitorTag.select(MonitorTag.monitor).where(MonitorTag.tag == tag)))
+    return query
+
+
+def list_monitors(enabled: bool | None, status: str | None, offset: int, limit: int, tags: list[str] | None = None,
+                  key: str | None = None) -> tuple[list[Monitor], int]:
+    """One page of monitors (by id), their tags attached, and the total matching the filters (tags: all of them)."""
+    query = with_tags(Monitor.select(), tags)
     if enabled is not None:
         query = query.where(Monitor.enabled == enabled)
     if status is not None:
         query = query.where(Monitor.status == status)
+    if key is not None:
+        query = query.where(Monitor.key == key)
     total = query.count()
     if offset >= total:  # also keeps an absurd page number from overflowing the database's integers
         return [], total
-    return preload_channel_ids(list(query.order_by(Monitor.id).offset(offset).limit(limit))), total
+    return preload_channel_ids(attach_tags(list(query.order_by(Monitor.id).offset(offset).limit(limit)))), total
 
 
 def _in_range(query, column, since: dt.datetime | None, until: dt.datetime | None):

@@ -10,6 +10,11 @@ Access by STATUS_PAGE (webapp.access). Even a private page shows each monitor's 
 path or query may hold a token, its userinfo a password, and a webhook URL is a credential; error texts
 are scrubbed again (healthmon.redact).
 
+Grouped by tag: a section per tag (by name), each listing every enabled monitor carrying it, so a monitor
+with two tags shows in both (a section is then exactly what `/status?tag=` shows); untagged monitors last.
+Without any tag the page is one "Monitors" list. `/status?tag=prod` shows that group only, its banner
+counting its monitors.
+
 Fast at 1,000 monitors: a handful of grouped queries (healthmon.rollups, healthmon.history), whatever the
 number of monitors, and plain string building.
 """
@@ -22,10 +27,11 @@ from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 
 from healthmon import history, rollups, sql
 from healthmon.db import utcnow
+from healthmon.domain import tags as tag_rules
 from healthmon.redact import redact_text
 from healthmon.settings import Settings
 from webapp import access
@@ -56,6 +62,8 @@ td,th{padding:6px 10px;text-align:left;border-bottom:1px solid #eef0f3}
 .chart{background:#fff;border-radius:8px;padding:8px}.chart svg{width:100%;height:auto;display:block}
 .p50{stroke:#2f6fde;fill:none;stroke-width:1.5}.p95{stroke:#e07a00;fill:none;stroke-width:1.5}
 .grid{stroke:#e5e7eb}.lbl{font-size:11px;fill:#667085}
+h2.group{display:flex;gap:.6em;align-items:baseline;border-bottom:1px solid #dde1e7;padding-bottom:4px}
+h2.group a{text-decoration:none}.chip{display:inline-block;background:#e8ebf0;border-radius:4px;padding:0 .4em}
 @media (max-width:700px){.mon{grid-template-columns:1fr 1fr}.mon .name,.mon .barcell{grid-column:1/-1}
 .wide{display:none}td,th{padding:6px}}
 """
@@ -283,13 +291,43 @@ def _incident_rows(found: list, now: dt.datetime, names: dict[int, str] | None =
     return "".join(rows)
 
 
-def render_overview(now: dt.datetime | None = None) -> Response:
+def _tags_by_monitor() -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for monitor_id, tag in sql.query("SELECT monitor_id, tag FROM monitor_tags ORDER BY monitor_id, position"):
+        out.setdefault(monitor_id, []).append(tag)
+    return out
+
+
+def _banner(monitors: list) -> str:
+    down = sum(1 for m in monitors if m[3] == "DOWN")
+    slow = sum(1 for m in monitors if m[3] == "DEGRADED")
+    of = f'of {len(monitors)} monitor{"s" if len(monitors) != 1 else ""}'
+    return (f'<div class="banner bad">{down} {of} down</div>' if down else
+            f'<div class="banner slow">{slow} {of} degraded (up but slow)</div>' if slow else
+            '<div class="banner">All systems operational</div>')
+
+
+def _group_heading(tag: str | None, monitors: list) -> str:
+    down = sum(1 for m in monitors if m[3] == "DOWN")
+    count = f'{len(monitors)} monitor{"s" if len(monitors) != 1 else ""}' + (f" · {down} down" if down else "")
+    title = (f'<a class="chip" href="/status?tag={escape(tag)}">{escape(tag)}</a>' if tag is not None
+             else "Untagged")
+    return f'<h2 class="group" id="tag-{escape(tag or "")}">{title}<span class="mute">{count}</span></h2>'
+
+
+def render_overview(now: dt.datetime | None = None, tag: str | None = None) -> Response:
+    """The overview of every monitor, or (`tag`) of those carrying that tag."""
     now = now or utcnow()
-    monitors = sql.query("SELECT id, name, url, status, enabled, last_latency_ms, status_changed_at "
-                         "FROM monitors ORDER BY name, id")
-    day = history.uptime_by_monitor("24h", now)
-    month = history.uptime_by_monitor("30d", now)
-    bars = daily_cells(now)
+    where, params = history.tagged([tag] if tag else None)
+    monitors = sql.query("SELECT id, name, url, status, enabled, last_latency_ms, status_changed_at "  # noqa: S608
+                         f"FROM monitors{where} ORDER BY name, id", params)
+    ids = [m[0] for m in monitors] if tag else None
+    if ids == []:
+        day = month = bars = {}
+    else:
+        day = history.uptime_by_monitor("24h", now, ids)
+        month = history.uptime_by_monitor("30d", now, ids)
+        bars = daily_cells(now, monitor_ids=ids)
     today = now.date()
     names = {m[0]: m[1] for m in monitors}
     down_ids = [m[0] for m in monitors if m[4] and m[3] == "DOWN"]  # an open incident is a DOWN monitor's
@@ -300,33 +338,41 @@ def render_overview(now: dt.datetime | None = None) -> Response:
     open_incidents = (history.resolve_first_errors(open_incidents[:FIRST_ERRORS_RESOLVED])
                       + open_incidents[FIRST_ERRORS_RESOLVED:])
     enabled = [m for m in monitors if m[4]]
-    down = sum(1 for m in enabled if m[3] == "DOWN")
-    slow = sum(1 for m in enabled if m[3] == "DEGRADED")
-    of = f'of {len(enabled)} monitor{"s" if len(enabled) != 1 else ""}'
-    banner = (f'<div class="banner bad">{down} {of} down</div>' if down else
-              f'<div class="banner slow">{slow} {of} degraded (up but slow)</div>' if slow else
-              '<div class="banner">All systems operational</div>')
-    parts = [f"<h1>Status</h1>{banner}",
+    title = f"Status · {tag}" if tag else "Status"
+    parts = ['<p><a href="/status">← all monitors</a></p>' if tag else "", f"<h1>{escape(title)}</h1>",
+             _banner(enabled),
              f'<p class="mute">{len(enabled)} monitors · updated {now:%Y-%m-%d %H:%M:%S} UTC · refreshes every '
              f"{REFRESH_S} s</p>"]
     if open_incidents:
         parts.append("<h2>Open incidents</h2><table><tr><th>monitor</th><th>since</th><th class='wide'>end</th>"
                      f"<th>for</th><th>first error</th></tr>{_incident_rows(open_incidents, now, names)}</table>")
-    parts.append("<h2>Monitors</h2>")
-    for monitor_id, name, url, status, is_enabled, latency, _changed in monitors:
-        if not is_enabled:
-            continue
-        d, m = day.get(monitor_id), month.get(monitor_id)
-        parts.append(
-            f'<div class="mon"><div class="name"><span class="dot {status}" title="{status}"></span>'
-            f'<a href="/status/{monitor_id}">{escape(name)}</a> <span class="mute">{escape(host_of(url))}</span></div>'
-            f'<div class="num"><span class="mute">24 h</span> {_pct(d.uptime_percent if d else None)}</div>'
-            f'<div class="num"><span class="mute">30 d</span> {_pct(m.uptime_percent if m else None)}</div>'
-            f'<div class="barcell">{bar_svg(bars.get(monitor_id, DayCells()), today)}</div>'
-            f'<div class="num" title="last latency">{_ms(latency)}</div></div>')
+    tags_of = {} if tag else _tags_by_monitor()
+    groups: dict[str | None, list] = {}
+    for m in enabled:
+        for group in [tag] if tag else tags_of.get(m[0]) or [None]:
+            groups.setdefault(group, []).append(m)
+    order = sorted(g for g in groups if g is not None) + ([None] if None in groups else [])
+    if order in ([], [None]) and not tag:
+        parts.append("<h2>Monitors</h2>")
+        order = order or [None]
+    for group in order:
+        members = groups.get(group, [])
+        if group is not None or len(order) > 1:
+            parts.append(_group_heading(group, members))
+        for monitor_id, name, url, status, _enabled, latency, _changed in members:
+            d, m = day.get(monitor_id), month.get(monitor_id)
+            parts.append(
+                f'<div class="mon"><div class="name"><span class="dot {status}" title="{status}"></span>'
+                f'<a href="/status/{monitor_id}">{escape(name)}</a> '
+                f'<span class="mute">{escape(host_of(url))}</span></div>'
+                f'<div class="num"><span class="mute">24 h</span> {_pct(d.uptime_percent if d else None)}</div>'
+                f'<div class="num"><span class="mute">30 d</span> {_pct(m.uptime_percent if m else None)}</div>'
+                f'<div class="barcell">{bar_svg(bars.get(monitor_id, DayCells()), today)}</div>'
+                f'<div class="num" title="last latency">{_ms(latency)}</div></div>')
     if not enabled:
-        parts.append('<p class="mute">No monitors yet.</p>')
-    return _page("Status", "".join(parts))
+        parts.append(f'<p class="mute">No monitors tagged {escape(tag)}.</p>' if tag
+                     else '<p class="mute">No monitors yet.</p>')
+    return _page(title, "".join(parts))
 
 
 def render_monitor(monitor_id: int, now: dt.datetime | None = None) -> Response:
@@ -383,7 +429,13 @@ def create_blueprint(settings: Settings) -> Blueprint:
 
     @blp.get("/status")
     def overview():
-        return render_overview()
+        tag = request.args.get("tag")
+        if tag is not None:
+            try:
+                tag = tag_rules.normalise_tag(tag)
+            except tag_rules.TagProblem:
+                abort(404)  # no monitor can carry it
+        return render_overview(tag=tag)
 
     @blp.get("/status/<int:monitor_id>")
     def monitor(monitor_id: int):

@@ -99,3 +99,12 @@ def test_scale_smoke_embedded_asyncio_targets(tmp_path):
 def test_scale_smoke_postgres(tmp_path, pg_server):
     result = _scale(tmp_path, "--setup", "postgres", "--pg-admin-url", pg_server.url)
     assert "postgres" in result["cpu_seconds_by_kind"]
+
+
+def test_apply_quick():
+    out = run_bench("bench/apply.py", "--quick", timeout=300)
+    assert "apply of 1,000 monitors" in out
+    for line in ("re-apply (no changes)", "apply of the export (no changes)"):
+        assert line in out
+    assert out.count("No changes: 1000 monitors as declared.") == 2
+    assert "Applied: 1000 create" in out and "Applied: 0 create, 100 change" in out

@@ -127,3 +127,29 @@ def test_migration_8_keys_the_outbox_per_destination_and_keeps_pending_alerts(db
         AlertOutbox.create(event_id=5, channel_id=0, monitor_id=1, destination="https://hooks.example/x",
                            webhook_url="https://hooks.example/x", webhook_format="json", payload="{}")
     assert init_db() == []
+
+
+def test_migration_10_adds_a_unique_key_and_the_tag_table_to_existing_monitors(db):
+    import peewee
+
+    from healthmon.models import MonitorTag, SchemaMigration
+
+    Monitor.create(name="kept", url="https://example.com/", check_interval=60, timeout=5)
+    # The schema as migration 7 left it: no key column, no monitor_tags table.
+    db.execute_sql("DROP TABLE monitor_tags")
+    db.execute_sql('DROP INDEX "monitors_key"')
+    db.execute_sql('ALTER TABLE monitors DROP COLUMN "key"')
+    SchemaMigration.delete().where(SchemaMigration.version == 10).execute()
+
+    assert init_db() == [10]
+    (kept,) = Monitor.select()
+    assert (kept.name, kept.key, kept.tags) == ("kept", None, [])
+    MonitorTag.create(monitor=kept, tag="prod", position=0)
+    kept.key = "kept"
+    kept.save()
+    other = Monitor.create(name="other", url="https://example.com/", check_interval=60, timeout=5)
+    other.key = "kept"
+    with pytest.raises(peewee.IntegrityError), db.atomic():
+        other.save()
+    assert [m.name for m in Monitor.select().join(MonitorTag).where(MonitorTag.tag == "prod")] == ["kept"]
+    assert init_db() == []

@@ -15,7 +15,14 @@ from healthmon.db import utcnow
 from webapp import service
 from webapp.api import Blueprint
 from webapp.auth import require_api_key
-from webapp.schemas import IncidentSchema, PagedQuerySchema, SummarySchema, UptimeQuerySchema, UptimeSchema
+from webapp.schemas import (
+    IncidentSchema,
+    PagedQuerySchema,
+    SummaryQuerySchema,
+    SummarySchema,
+    UptimeQuerySchema,
+    UptimeSchema,
+)
 
 INCIDENT_PAGE_SIZE = 50
 INCIDENT_MAX_PAGE_SIZE = 500
@@ -68,10 +75,12 @@ def create_blueprint() -> Blueprint:
 
     @blp.route("/summary")
     class Summary(MethodView):
+        @blp.arguments(SummaryQuerySchema, location="query", unknown=RAISE)
         @blp.response(200, SummarySchema)
         @blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
-        def get(self):
-            """Monitors by status, the monitors DOWN now and since when, the five worst uptimes over 24 h."""
-            return history.summary()
+        def get(self, query):
+            """Monitors by status, the monitors DOWN now and since when, the five worst uptimes over 24 h;
+            `?tag=prod&tag=eu`: of the monitors carrying every one of those tags only."""
+            return history.summary(tags=query.get("tag"))
 
     return blp

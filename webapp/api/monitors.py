@@ -54,8 +54,8 @@ ERROR_DESCRIPTIONS = {
     401: "Missing, invalid or revoked API key.",
     403: "The API key is read-only.",
     404: "No monitor with this id.",
-    409: "Conflicts with the stored monitor: a webhook_url ending in **** that is not this monitor's masked "
-         "webhook, or (PATCH) a timeout not below the stored check_interval, or the reverse.",
+    409: "Conflicts with the stored monitors: a key another monitor has, a webhook_url ending in **** that is "
+         "not this monitor's masked webhook, or (PATCH) a timeout not below the stored check_interval, or the reverse.",
     413: f"The body is over the limit ({defaults.MAX_BULK_REQUEST_BYTES} bytes for a bulk create).",
 }
 
@@ -114,13 +114,13 @@ def create_blueprint(settings: Settings) -> Blueprint:
         @blp.arguments(MonitorQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
         @blp.response(200, MonitorSchema(many=True))
         @blp.paginate(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
-        def get(self, pagination_parameters, enabled=None, status=None):
-            """List monitors (by id), optionally filtered by enabled and status."""
+        def get(self, pagination_parameters, enabled=None, status=None, tag=None, key=None):
+            """List monitors (by id), optionally filtered by enabled, status, key and tags (every tag given)."""
             p = pagination_parameters
-            rows, p.item_count = service.list_monitors(enabled, status, p.first_item, p.page_size)
+            rows, p.item_count = service.list_monitors(enabled, status, p.first_item, p.page_size, tag, key)
             return rows
 
-        @documents(400, 401, 403)
+        @documents(400, 401, 403, 409)
         @blp.arguments(create_schema, example=CREATE_EXAMPLE)
         @blp.response(201, MonitorSchema)
         def post(self, data):
@@ -139,7 +139,7 @@ def create_blueprint(settings: Settings) -> Blueprint:
     class MonitorsBulk(MethodView):
         max_request_bytes = defaults.MAX_BULK_REQUEST_BYTES  # read by webapp.app's body limit
 
-        @documents(400, 401, 403, 413)
+        @documents(400, 401, 403, 409, 413)
         @blp.arguments(bulk_schema)
         @blp.response(201, MonitorSchema(many=True))
         def post(self, data):

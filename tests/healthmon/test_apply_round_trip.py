@@ -1,0 +1,120 @@
+"""`healthmon apply` and `healthmon export` against a real API over HTTP (the app served on 127.0.0.1 by
+werkzeug in this process): plans, dry runs, prune, secrets never printed, API errors at the file's line,
+and export-then-apply changes nothing; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from healthmon import apply
+from healthmon.models import CheckResult, Monitor
+from tests.conftest import make_settings
+from tests.webapp.conftest import make_key
+from webapp.app import create_app
+
+SECRET = "https://hooks.slack.com/services/T1/B1/SECRETTOKEN"
+FILE = """\
+defaults: {timeout: 5, tags: [prod]}
+monitors:
+  - key: api-health
+    name: API health
+    url: https://api.example.com/health
+    check_interval: 30
+    tags: [eu]
+    webhook_url: "${HOOK}"
+    auth: {type: bearer, token: "${TOKEN}"}
+    headers: {X-Api-Key: "${TOKEN}", Accept: application/json}
+  - key: web
+    name: Web
+    url: https://www.example.com/
+"""
+
+
+@pytest.fixture
+def remote(db_url):
+    app = create_app(make_settings(database_url=db_url, min_check_interval=10))
+    key = make_key()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield apply.Remote(f"http://127.0.0.1:{server.server_port}", key)
+    server.shutdown()
+
+
+def _apply(remote, tmp_path, text: str, monkeypatch, **flags) -> tuple[int, str, str]:
+    monkeypatch.setenv("HOOK", SECRET)
+    monkeypatch.setenv("TOKEN", "tok-SECRET-1")
+    path = tmp_path / "monitors.yaml"
+    path.write_text(text)
+    out, err = io.StringIO(), io.StringIO()
+    code = apply.run_apply(str(path), remote, dry_run=flags.get("dry_run", False), prune=flags.get("prune", False),
+                           out=out, err=err)
+    assert "SECRET" not in out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_apply_creates_then_finds_nothing_to_change(remote, tmp_path, monkeypatch):
+    code, out, _ = _apply(remote, tmp_path, FILE, monkeypatch)
+    assert code == 0
+    assert out.splitlines() == ["+ create monitor api-health", "+ create monitor web",
+                                "Applied: 2 create, 0 change, 0 delete, 0 unchanged."]
+    api = Monitor.get(Monitor.key == "api-health")
+    assert (api.check_interval, api.tags, api.webhook_url, api.headers["X-Api-Key"]) == (30, ["prod", "eu"], SECRET,
+                                                                                        "tok-SECRET-1")
+    assert _apply(remote, tmp_path, FILE, monkeypatch) == (0, "No changes: 2 monitors as declared.\n", "")
+
+
+def test_a_change_is_shown_field_by_field_keeps_the_id_and_history_and_secrets_stay_unprinted(
+        remote, tmp_path, monkeypatch):
+    _apply(remote, tmp_path, FILE, monkeypatch)
+    before = Monitor.get(Monitor.key == "api-health")
+    CheckResult.create(monitor=before, slot=before.created_at, ok=True)
+    changed = FILE.replace("check_interval: 30", "check_interval: 60").replace('"${HOOK}"', '"${HOOK}x"')
+    code, out, _ = _apply(remote, tmp_path, changed, monkeypatch, dry_run=True)
+    assert code == 0 and out.splitlines() == [
+        "~ change monitor api-health: check_interval 30 -> 60, webhook_url (secret changed)",
+        "Dry run: 0 to create, 1 to change, 0 to delete, 1 unchanged; nothing was changed."]
+    assert Monitor.get_by_id(before.id).check_interval == 30
+    code, out, _ = _apply(remote, tmp_path, changed, monkeypatch)
+    after = Monitor.get(Monitor.key == "api-health")
+    assert (after.id, after.check_interval, after.webhook_url) == (before.id, 60, SECRET + "x")
+    assert CheckResult.select().where(CheckResult.monitor == after.id).count() == 1
+
+
+def test_prune_deletes_what_the_file_omits_only_when_asked(remote, tmp_path, monkeypatch):
+    _apply(remote, tmp_path, FILE, monkeypatch)
+    only_api = FILE.split("  - key: web")[0]
+    assert _apply(remote, tmp_path, only_api, monkeypatch)[1] == "No changes: 1 monitors as declared.\n"
+    code, out, _ = _apply(remote, tmp_path, only_api, monkeypatch, prune=True)
+    assert out.splitlines() == ["- delete monitor web", "Applied: 0 create, 0 change, 1 delete, 1 unchanged."]
+    assert [m.key for m in Monitor.select()] == ["api-health"]
+
+
+def test_the_servers_refusal_is_reported_at_the_files_line_and_nothing_changes(remote, tmp_path, monkeypatch):
+    text = FILE.replace("    url: https://www.example.com/\n", "    url: https://www.example.com/\n"
+                        "    check_interval: 8\n")
+    code, out, err = _apply(remote, tmp_path, text, monkeypatch)
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["monitors.yaml:14: monitors[1].check_interval: Must be greater than or equal to 10 "
+                                "and less than or equal to 86400."]
+    assert Monitor.select().count() == 0
+
+
+def test_export_then_apply_changes_nothing(remote, tmp_path, monkeypatch):
+    _apply(remote, tmp_path, FILE, monkeypatch)
+    remote.call("POST", "/monitors", json={"name": "No key", "url": "https://nokey.example/", "tags": ["x"],
+                                           "headers": {"Authorization": "Basic c2VjcmV0"}, "webhook_url": SECRET,
+                                           "assertions": [{"target": "json", "path": "$.status", "op": "equals",
+                                                           "value": "UP"}], "expected_status_codes": ["200-299"]})
+    out = io.StringIO()
+    assert apply.run_export(remote, out=out) == 0
+    exported = out.getvalue()
+    assert "SECRET" not in exported and "c2VjcmV0" not in exported and "key: monitor-" in exported
+    code, plan, err = _apply(remote, tmp_path, exported, monkeypatch, prune=True)
+    assert (code, plan, err) == (0, "No changes: 3 monitors as declared.\n", "")
+    assert Monitor.get(Monitor.name == "No key").key is None  # monitor-<id> matched it, stored nothing
+    assert Monitor.get(Monitor.name == "No key").headers["Authorization"] == "Basic c2VjcmV0"
