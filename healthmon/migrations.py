@@ -88,6 +88,16 @@ def _v7_id_high_water(db: pw.Database) -> None:
     db.create_tables([IdHighWater], safe=True)
 
 
+def _v9_maintenance(db: pw.Database) -> None:
+    from healthmon.models import MaintenanceReport, MaintenanceWindow
+
+    db.create_tables([MaintenanceWindow, MaintenanceReport], safe=True)
+    if is_postgres():
+        # End-of-maintenance reports take outbox event ids below -(2**31) (healthmon.models.AlertOutbox).
+        # SQLite's INTEGER is already 64-bit. A paused monitor needs no column: its status is PAUSED.
+        db.execute_sql("ALTER TABLE alert_outbox ALTER COLUMN event_id TYPE BIGINT")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
@@ -99,6 +109,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (6, "monitors: tls_expiry_days and the certificate last seen; tls_warnings (certificate expiry warnings)",
      _v6_tls_expiry),
     (7, "id_high_water: SQLite never gives the id of a deleted monitor or state change again", _v7_id_high_water),
+    (9, "maintenance_windows and maintenance_reports; alert_outbox.event_id 64-bit (pause needs no column)",
+     _v9_maintenance),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

@@ -168,11 +168,12 @@ class AlertOutbox(BaseModel):
     """An alert to deliver, written in the same transaction as its state change.
 
     No foreign keys: deleting a monitor must not cancel an alert about a transition that happened.
-    `event_id` is unique, so one state change can never produce two alerts: a StateChange id (positive), or
-    minus a TlsWarning id for a certificate expiry warning.
+    `event_id` is unique, so one state change can never produce two alerts: a StateChange id (positive),
+    minus a TlsWarning id for a certificate expiry warning (-1 .. -(2**31 - 1)), or for an end-of-maintenance
+    report minus (2**31 + its MaintenanceReport id) (a 64-bit column since migration 9).
     """
 
-    event_id = pw.IntegerField(unique=True)
+    event_id = pw.BigIntegerField(unique=True)
     monitor_id = pw.IntegerField()
     webhook_url = pw.TextField()
     webhook_format = pw.CharField(max_length=8)
@@ -321,6 +322,48 @@ class IdHighWater(BaseModel):
         table_name = "id_high_water"
 
 
+class MaintenanceWindow(BaseModel):
+    """A maintenance window (healthmon.domain.maintenance): while it is on, the monitors it covers are checked
+    and recorded as usual but send no alert; when it ends, what changed is reported once per monitor.
+
+    Which monitors: `all_monitors`, else the ids in `monitor_ids` (a JSON list; a deleted monitor's id stays
+    and covers nothing). When: `starts_at`/`ends_at` (naive UTC) for a one-off window, else `recurrence` (the
+    API's JSON object) read in `timezone` (an IANA name)."""
+
+    id = NeverReusedAutoField()
+    name = pw.CharField(max_length=200)
+    all_monitors = pw.BooleanField(default=False)
+    monitor_ids = JsonField(null=True, empty=list)
+    starts_at = pw.DateTimeField(null=True)
+    ends_at = pw.DateTimeField(null=True)
+    recurrence = JsonField(null=True)
+    timezone = pw.CharField(max_length=64, default="UTC")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "maintenance_windows"
+
+
+class MaintenanceReport(BaseModel):
+    """The end-of-window report for one monitor and one occurrence of a window: the claim that makes it
+    exactly once (unique per window, occurrence start and monitor), written in the same transaction as its
+    AlertOutbox row (event_id minus (2**31 + id)). No foreign keys: like the outbox, a report outlives a
+    deleted window or monitor."""
+
+    id = NeverReusedAutoField()
+    window_id = pw.IntegerField()
+    occurrence_start = pw.DateTimeField()
+    monitor_id = pw.IntegerField()
+    from_status = pw.CharField(max_length=8)
+    to_status = pw.CharField(max_length=8)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "maintenance_reports"
+        indexes = ((("window_id", "occurrence_start", "monitor_id"), True),)
+
+
 class SchemaMigration(BaseModel):
     version = pw.IntegerField(primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -330,5 +373,5 @@ class SchemaMigration(BaseModel):
 
 
 MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job, TlsWarning,
-          IdHighWater)
+          IdHighWater, MaintenanceWindow, MaintenanceReport)
 """Every application table, in creation order (SchemaMigration is managed by migrations.py)."""
