@@ -2,8 +2,8 @@
 RESULT_RETENTION_DAYS; hourly rollups after HOURLY_RETENTION_DAYS; daily rollups after DAILY_RETENTION_DAYS
 (their counts move into each monitor's all-time row first, so the /metrics counters never go down); state
 changes (the long history, a few rows per incident) are kept. Maintenance report claims go with the
-delivered alerts, but never before REPORT_CLAIMS_KEPT (the report job looks back 7 days at most). A raw result the rollup job has not folded
-yet (at or after its watermark) is never pruned, whatever its age.
+delivered alerts, but never before REPORT_CLAIMS_KEPT (the report job looks back 7 days at most). A raw
+result the rollup job has not folded yet (at or after its watermark) is never pruned, whatever its age.
 
 Deletes run in small batches so a prune never holds a long lock over a busy table.
 """
