@@ -86,8 +86,8 @@ def _drop_reason(monitor, job: CheckJob) -> str | None:
 
 
 _SPEC_COLUMNS = ("id, enabled, generation, last_slot, status, url, timeout, expected_status_code, "
-                 "expected_status_codes, assertions, max_response_time_ms, method, headers, body, auth, follow_redirects, verify_tls, "
-                 "user_agent, tls_observed_at")
+                 "expected_status_codes, assertions, max_response_time_ms, method, headers, body, auth, "
+                 "follow_redirects, verify_tls, user_agent, tls_observed_at")
 
 
 def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | None]:
@@ -256,8 +256,8 @@ def _record_tls(monitors: dict[int, _Locked], seen: list[tuple[int, int, dt.date
     """Store the certificate facts of the batch's recorded checks (`seen`: item index, monitor id, checked at,
     facts, whether a warning may be sent now: not for a failed TLS verification, nor in maintenance, where it
     waits for the first certificate check after the window; in slot order) and insert the warnings due.
-    Returns them by item index. Rare (a monitor's certificate is collected at most once per tls.OBSERVE_INTERVAL), so it runs
-    its own statements and leaves the hot ones alone; the monitors are already locked."""
+    Returns them by item index. Rare (a monitor's certificate is collected at most once per
+    tls.OBSERVE_INTERVAL), so it runs its own statements and leaves the hot ones alone; the monitors are already locked."""
     if not seen:
         return {}
     ids = sorted({monitor_id for _, monitor_id, _, _, _ in seen})
@@ -314,8 +314,8 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
     Side effects on commit: a CheckResult row per recorded item; each monitor's last_* fields, last_slot,
     counters, status and pending job; per transition a StateChange row and, if the monitor has a webhook,
     an AlertOutbox row (none while a maintenance window covers the monitor); per check that saw the
-    certificate, the monitor's tls_* facts and, when a warning is due (tls.warning_due; never for a check whose TLS verification failed: its error already fails it), a
-    TlsWarning row and, with a webhook, its AlertOutbox row; then the log lines
+    certificate, the monitor's tls_* facts and, when a warning is due (tls.warning_due; never for a check
+    whose TLS verification failed: its error already fails it; in maintenance not yet), a TlsWarning row and, with a webhook, its AlertOutbox row; then the log lines
     `[STATE CHANGE] monitor=N OLD -> NEW` and `[TLS WARNING] monitor=N ...`. Raises only on database
     errors, and then nothing is written (the caller leaves the messages on the queue).
     """
