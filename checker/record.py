@@ -257,7 +257,8 @@ def _record_tls(monitors: dict[int, _Locked], seen: list[tuple[int, int, dt.date
     facts, whether a warning may be sent now: not for a failed TLS verification, nor in maintenance, where it
     waits for the first certificate check after the window; in slot order) and insert the warnings due.
     Returns them by item index. Rare (a monitor's certificate is collected at most once per
-    tls.OBSERVE_INTERVAL), so it runs its own statements and leaves the hot ones alone; the monitors are already locked."""
+    tls.OBSERVE_INTERVAL), so it runs its own statements and leaves the hot ones alone; the monitors are
+    already locked."""
     if not seen:
         return {}
     ids = sorted({monitor_id for _, monitor_id, _, _, _ in seen})
@@ -315,7 +316,8 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
     counters, status and pending job; per transition a StateChange row and, if the monitor has a webhook,
     an AlertOutbox row (none while a maintenance window covers the monitor); per check that saw the
     certificate, the monitor's tls_* facts and, when a warning is due (tls.warning_due; never for a check
-    whose TLS verification failed: its error already fails it; in maintenance not yet), a TlsWarning row and, with a webhook, its AlertOutbox row; then the log lines
+    whose TLS verification failed: its error already fails it; in maintenance not yet), a TlsWarning row
+    and, with a webhook, its AlertOutbox row; then the log lines
     `[STATE CHANGE] monitor=N OLD -> NEW` and `[TLS WARNING] monitor=N ...`. Raises only on database
     errors, and then nothing is written (the caller leaves the messages on the queue).
     """
