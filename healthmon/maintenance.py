@@ -16,8 +16,8 @@ import threading
 import time
 
 from healthmon import sql
-from healthmon.db import database
-from healthmon.domain.maintenance import Occurrence, Rule, active_windows, recurrence_of
+from healthmon.db import database, utcnow
+from healthmon.domain.maintenance import Occurrence, Rule, active_window, active_windows, recurrence_of
 
 RULES_CACHE_S = 5.0
 """How stale the recorder's copy of the windows may be (the staleness bound documented in docs/alerts.md)."""
@@ -25,14 +25,20 @@ RULES_CACHE_S = 5.0
 _COLUMNS = "id, name, all_monitors, monitor_ids, starts_at, ends_at, recurrence, timezone"
 
 
+def build_rule(window_id: int, name: str, all_monitors: bool, monitor_ids, starts_at, ends_at,
+               recurrence: dict | None, timezone: str) -> Rule:
+    """A Rule from a window's stored values (monitor_ids a list, recurrence the API's object)."""
+    return Rule(window_id=window_id, name=name, all_monitors=bool(all_monitors),
+                monitor_ids=frozenset(monitor_ids or ()), starts_at=sql.as_datetime(starts_at),
+                ends_at=sql.as_datetime(ends_at),
+                recurrence=recurrence_of(recurrence, timezone) if recurrence else None)
+
+
 def rule_of(row: tuple) -> Rule:
-    """A Rule from a maintenance_windows row in _COLUMNS order."""
+    """A Rule from a maintenance_windows row in _COLUMNS order (JSON columns as text)."""
     window_id, name, all_monitors, monitor_ids, starts_at, ends_at, recurrence, timezone = row
-    ids = frozenset(json.loads(monitor_ids)) if monitor_ids else frozenset()
-    spec = json.loads(recurrence) if recurrence else None
-    return Rule(window_id=window_id, name=name, all_monitors=bool(all_monitors), monitor_ids=ids,
-                starts_at=sql.as_datetime(starts_at), ends_at=sql.as_datetime(ends_at),
-                recurrence=recurrence_of(spec, timezone) if spec else None)
+    return build_rule(window_id, name, all_monitors, json.loads(monitor_ids) if monitor_ids else None,
+                      starts_at, ends_at, json.loads(recurrence) if recurrence else None, timezone)
 
 
 def load_rules() -> list[Rule]:
@@ -72,3 +78,15 @@ def active_now(now: dt.datetime) -> list[tuple[Rule, Occurrence]]:
     """The windows on at `now` (cached rules; see the module docstring). At most one query, none while the
     cache is fresh."""
     return active_windows(RULES.rules(), now)
+
+
+_SHOWN: dict = {"rules": None, "at": None, "active": []}
+
+
+def shown_now(monitor_id: int) -> Occurrence | None:
+    """The occurrence covering `monitor_id` now, for display (the API, the status page, /stats): which
+    windows are on is computed once per second and rules set, not once per monitor shown."""
+    rules, now = RULES.rules(), utcnow().replace(microsecond=0)
+    if _SHOWN["rules"] is not rules or _SHOWN["at"] != now:
+        _SHOWN.update(rules=rules, at=now, active=active_windows(rules, now))
+    return active_window(_SHOWN["active"], monitor_id)

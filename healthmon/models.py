@@ -11,6 +11,7 @@ import json
 import peewee as pw
 
 from healthmon.db import database, utcnow
+from healthmon.domain.status import PAUSED
 from healthmon.domain.tls import DEFAULT_EXPIRY_DAYS, whole_days_left
 
 
@@ -118,6 +119,19 @@ class Monitor(BaseModel):
     class Meta:
         table_name = "monitors"
         indexes = ((("enabled", "next_check_at"), False),)
+
+    @property
+    def paused(self) -> bool:
+        return self.status == PAUSED
+
+    @property
+    def maintenance(self) -> dict | None:
+        """The maintenance occurrence covering the monitor now, as the API shows it, or None."""
+        from healthmon.maintenance import shown_now  # the rules cache reads this module's tables
+
+        occurrence = shown_now(self.id)
+        return None if occurrence is None else {"id": occurrence.window_id, "name": occurrence.name,
+                                                "starts_at": occurrence.start, "ends_at": occurrence.end}
 
     @property
     def tls(self) -> dict | None:

@@ -18,7 +18,7 @@ from healthmon import __version__, defaults
 from healthmon.db import bind, database
 from healthmon.settings import Settings
 from webapp import docs, metrics, status
-from webapp.api import health, history, monitors, stats
+from webapp.api import health, history, maintenance, monitors, pause, stats
 from webapp.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from webapp.errors import register_error_handlers
 
@@ -32,7 +32,7 @@ Authentication: every /monitors operation needs `Authorization: Bearer <key>`. C
 `healthmon api-key create --name NAME [--read-only]`, then use the **Authorize** button.
 """
 
-DB_BLUEPRINTS = frozenset({"monitors", "stats", "history", "status", "metrics"})
+DB_BLUEPRINTS = frozenset({"monitors", "pause", "maintenance", "stats", "history", "status", "metrics"})
 """Blueprints whose requests use the database; /health and the docs never open a connection."""
 
 
@@ -93,6 +93,8 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, SECURITY_SCHEME)
     api.register_blueprint(health.blp)
     api.register_blueprint(monitors.create_blueprint(settings))
+    api.register_blueprint(pause.blp)
+    api.register_blueprint(maintenance.blp)
     api.register_blueprint(stats.create_blueprint(settings))
     api.register_blueprint(history.create_blueprint())
     app.register_blueprint(docs.blueprint)
