@@ -18,6 +18,7 @@ import time
 from healthmon import sql
 from healthmon.db import database, utcnow
 from healthmon.domain.maintenance import Occurrence, Rule, active_window, active_windows, recurrence_of
+from healthmon.domain.status import MAINTENANCE, PAUSED
 
 RULES_CACHE_S = 5.0
 """How stale the recorder's copy of the windows may be (the staleness bound documented in docs/alerts.md)."""
@@ -90,3 +91,11 @@ def shown_now(monitor_id: int) -> Occurrence | None:
     if _SHOWN["rules"] is not rules or _SHOWN["at"] != now:
         _SHOWN.update(rules=rules, at=now, active=active_windows(rules, now))
     return active_window(_SHOWN["active"], monitor_id)
+
+
+def displayed_status(monitor_id: int, status: str) -> str:
+    """What the status page, /stats and /metrics show: MAINTENANCE while a window covers the monitor (a
+    paused one stays PAUSED), else its recorded status."""
+    if status != PAUSED and shown_now(monitor_id) is not None:
+        return MAINTENANCE
+    return status

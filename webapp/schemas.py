@@ -473,6 +473,9 @@ class StatsMonitorsSchema(ma.Schema):
     degraded = fields.Integer(required=True, metadata={"description": "Enabled monitors DEGRADED (up but slow)."})
     down = fields.Integer(required=True, metadata={"description": "Enabled monitors DOWN."})
     unknown = fields.Integer(required=True, metadata={"description": "Enabled monitors not decided yet."})
+    paused = fields.Integer(required=True, metadata={"description": "Enabled monitors paused."})
+    maintenance = fields.Integer(required=True, metadata={
+        "description": "Enabled monitors a maintenance window covers now (not counted under their status)."})
 
 
 class StatsScheduleSchema(ma.Schema):
@@ -605,7 +608,8 @@ class IncidentSchema(ma.Schema):
 
 
 SummaryMonitorsSchema = ma.Schema.from_dict(
-    {name: fields.Integer(required=True) for name in ("total", "up", "degraded", "down", "unknown", "disabled")},
+    {name: fields.Integer(required=True)
+     for name in ("total", "up", "degraded", "down", "unknown", "paused", "maintenance", "disabled")},
     name="SummaryMonitorsSchema")
 
 
