@@ -1,7 +1,9 @@
 """The pipeline's health as numbers a user can read (GET /stats): is every monitor checked on time?
 
 Enabled monitors are counted by the status a user is shown: MAINTENANCE while a maintenance window covers
-one (not under its recorded status), PAUSED while paused. Read from the database only, so any API process answers the same whatever the number of schedulers and
+one (not under its recorded status), PAUSED while paused.
+
+Read from the database only, so any API process answers the same whatever the number of schedulers and
 checkers: counts by status, how far the scheduler is behind, how many checks are pending and how old the
 oldest is, how many monitors have a pending job older than their interval (each of those is skipping
 slots: the checkers cannot keep up, or are down), the slots skipped since the monitors were created, the

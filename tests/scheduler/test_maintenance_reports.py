@@ -103,8 +103,8 @@ def test_a_step_repeated_over_the_same_range_reports_nothing_twice(db):
     setup_window()
     mark = maintenance_reports.rollups.watermark(maintenance_reports.JOB_NAME)
     assert len(report_step(AFTER, owner="one").reports) == 1
-    database.execute_sql(f"UPDATE jobs SET watermark = {'%s' if is_postgres() else '?'} WHERE name = 'maintenance_reports'",
-                         (mark,))
+    marker = "%s" if is_postgres() else "?"
+    database.execute_sql(f"UPDATE jobs SET watermark = {marker} WHERE name = 'maintenance_reports'", (mark,))
     assert report_step(AFTER, owner="two").reports == []
     assert AlertOutbox.select().count() == 1 and MaintenanceReport.select().count() == 1
 
@@ -154,4 +154,5 @@ def test_the_receiver_gets_the_report_once(db, settings):
         assert len(hook.requests) == 1
         body = hook.requests[0].json
         assert body["summary"] == "UP -> DOWN during maintenance 'db upgrade' (2026-05-01 02:00-03:00 UTC)"
-        assert hook.requests[0].headers["Idempotency-Key"] == f"healthmon-maintenance-report-{MaintenanceReport.get().id}"
+        key = f"healthmon-maintenance-report-{MaintenanceReport.get().id}"
+        assert hook.requests[0].headers["Idempotency-Key"] == key
