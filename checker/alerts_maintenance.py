@@ -23,10 +23,6 @@ def report_event_id(report_id: int) -> int:
     return -(REPORT_EVENT_BASE + report_id)
 
 
-def is_report_event(event_id: int) -> bool:
-    return event_id <= -REPORT_EVENT_BASE
-
-
 def window_span(start: dt.datetime, end: dt.datetime) -> str:
     """`2026-03-29 02:00-03:00 UTC`, or with both dates when the window spans midnight (UTC)."""
     if start.date() == end.date():
