@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from urllib.parse import urlsplit, urlunsplit
 
+from healthmon.domain.maintenance import MaintenanceChange
 from healthmon.domain.status import Transition
 from healthmon.domain.tls import FINGERPRINT_SHOWN, TlsWarning
 
@@ -147,15 +148,20 @@ def json_payload(transition: Transition) -> dict:
     }
 
 
-def render(event: Transition | TlsWarning, webhook_format: str) -> str:
+def render(event: Transition | TlsWarning | MaintenanceChange, webhook_format: str) -> str:
     """The JSON body to POST for `webhook_format` ("slack" or "json"). Raises ValueError otherwise."""
-    tls = isinstance(event, TlsWarning)
-    if webhook_format == "slack":
-        body = tls_slack_payload(event) if tls else slack_payload(event)
-    elif webhook_format == "json":
-        body = tls_json_payload(event) if tls else json_payload(event)
-    else:
+    # Imported here: checker.alerts_maintenance builds on this module's helpers.
+    from checker.alerts_maintenance import report_json_payload, report_slack_payload
+
+    if webhook_format not in FORMATS:
         raise ValueError(f"unknown webhook format {webhook_format!r}")
+    slack = webhook_format == "slack"
+    if isinstance(event, MaintenanceChange):
+        body = report_slack_payload(event) if slack else report_json_payload(event)
+    elif isinstance(event, TlsWarning):
+        body = tls_slack_payload(event) if slack else tls_json_payload(event)
+    else:
+        body = slack_payload(event) if slack else json_payload(event)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -168,7 +174,12 @@ def tls_event_id(warning_id: int) -> int:
 
 
 def idempotency_key(event_id: int) -> str:
-    """The Idempotency-Key header of an outbox row: one value per state change or TLS warning, never shared."""
+    """The Idempotency-Key header of an outbox row: one value per state change, TLS warning or maintenance
+    report, never shared."""
+    from checker.alerts_maintenance import REPORT_EVENT_BASE
+
+    if event_id <= -REPORT_EVENT_BASE:
+        return f"healthmon-maintenance-report-{-event_id - REPORT_EVENT_BASE}"
     if event_id < 0:
         return f"healthmon-tls-warning-{-event_id}"
     return f"healthmon-event-{event_id}"

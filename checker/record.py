@@ -7,8 +7,11 @@ through the pure state machine (healthmon.domain.status); then it inserts the Ch
 monitor and slot), writes each monitor's new state once, and, for each Transition, the StateChange and its
 AlertOutbox rows (one per destination: checker/outbox.py); for a check that saw the server's certificate,
 the certificate facts and a due expiry warning (healthmon.domain.tls) with its TlsWarning and AlertOutbox
-rows. Either all of that commits or none of it, so a crash can never leave a state change without its
-alert, and a message delivered twice (SQS is at-least-once) records once: the second delivery finds the slot taken.
+rows. While a maintenance window covers the monitor (healthmon.domain.maintenance.alerts_suppressed, decided
+once per batch from the cached windows) the StateChange is still written but no AlertOutbox row, and a due
+TLS warning waits until the first certificate check after the window. Either all of that commits or none of
+it, so a crash can never leave a state change without its alert, and a message delivered twice (SQS is
+at-least-once) records once: the second delivery finds the slot taken.
 
 Why batches: one transaction per result spent most of a checker's CPU building SQL and, on PostgreSQL, one
 WAL flush per check (bench/scale.py; docs/PERFORMANCE.md). The hot statements are fixed SQL texts run with
@@ -25,12 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from checker import alerts, outbox
-from healthmon import defaults, history, sql
+from healthmon import defaults, history, maintenance, sql
 from healthmon.db import database, is_postgres, utcnow
 from healthmon.domain import conditions, tls
 from healthmon.domain.check import CheckSpec, captures
+from healthmon.domain.maintenance import alerts_suppressed
 from healthmon.domain.request import request_options
-from healthmon.domain.status import ANSWERING, DOWN, MonitorState, Transition, next_state
+from healthmon.domain.status import ANSWERING, DOWN, PAUSED, MonitorState, Transition, next_state
 from healthmon.domain.verdict import Verdict
 from healthmon.ids import fresh_id
 from healthmon.models import StateChange, TlsWarning
@@ -55,12 +59,14 @@ def safe_text(text: str) -> str:
 @dataclass(frozen=True)
 class RecordOutcome:
     """What `record_result` did. `recorded` is false when the job was dropped; `reason` says why:
-    "recorded", "deleted", "disabled", "generation", "duplicate", "stale" or "skipped"."""
+    "recorded", "deleted", "disabled", "paused", "generation", "duplicate", "stale" or "skipped".
+    `suppressed`: a transition recorded while a maintenance window covered the monitor (no alert)."""
 
     recorded: bool
     reason: str
     transition: Transition | None = None
     tls_warning: tls.TlsWarning | None = None
+    suppressed: bool = False
 
 
 def _drop_reason(monitor, job: CheckJob) -> str | None:
@@ -70,6 +76,8 @@ def _drop_reason(monitor, job: CheckJob) -> str | None:
         return "deleted"
     if not monitor.enabled:
         return "disabled"
+    if monitor.status == PAUSED:
+        return "paused"
     if monitor.generation != job.generation:
         return "generation"
     if monitor.last_slot is not None and monitor.last_slot >= job.slot:
@@ -77,9 +85,9 @@ def _drop_reason(monitor, job: CheckJob) -> str | None:
     return None
 
 
-_SPEC_COLUMNS = ("id, enabled, generation, last_slot, url, timeout, expected_status_code, expected_status_codes, "
-                 "assertions, max_response_time_ms, method, headers, body, auth, follow_redirects, verify_tls, "
-                 "user_agent, tls_observed_at")
+_SPEC_COLUMNS = ("id, enabled, generation, last_slot, status, url, timeout, expected_status_code, "
+                 "expected_status_codes, assertions, max_response_time_ms, method, headers, body, auth, "
+                 "follow_redirects, verify_tls, user_agent, tls_observed_at")
 
 
 def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | None]:
@@ -96,18 +104,18 @@ def load_specs(jobs: list[CheckJob], settings: Settings) -> list[CheckSpec | Non
     out: list[CheckSpec | None] = []
     for job in jobs:
         row = rows.get(job.monitor_id)
-        view = None if row is None else _SpecView(bool(row[1]), row[2], sql.as_datetime(row[3]))
+        view = None if row is None else _SpecView(bool(row[1]), row[2], sql.as_datetime(row[3]), row[4])
         if _drop_reason(view, job) is not None:
             out.append(None)
             continue
-        statuses, assertions = conditions.load_stored(row[7], row[8])
-        headers, auth = row[11], row[13]
-        request = request_options(row[10], json.loads(headers) if headers else None, row[12],
-                                  json.loads(auth) if auth else None, row[14], row[15], row[16])
-        out.append(CheckSpec(url=row[4], timeout=float(row[5]), expected_status_code=row[6],
+        statuses, assertions = conditions.load_stored(row[8], row[9])
+        headers, auth = row[12], row[14]
+        request = request_options(row[11], json.loads(headers) if headers else None, row[13],
+                                  json.loads(auth) if auth else None, row[15], row[16], row[17])
+        out.append(CheckSpec(url=row[5], timeout=float(row[6]), expected_status_code=row[7],
                              max_redirects=defaults.MAX_REDIRECTS, max_body_bytes=settings.max_body_bytes,
-                             accepted_statuses=statuses, assertions=assertions, max_response_time_ms=row[9],
-                             request=request, observe_tls=tls.observe_due(row[4], sql.as_datetime(row[17]), now),
+                             accepted_statuses=statuses, assertions=assertions, max_response_time_ms=row[10],
+                             request=request, observe_tls=tls.observe_due(row[5], sql.as_datetime(row[18]), now),
                              **captures(assertions)))
     return out
 
@@ -122,6 +130,7 @@ class _SpecView:
     enabled: bool
     generation: int
     last_slot: dt.datetime | None
+    status: str
 
 
 def _clean_error(verdict: Verdict) -> str | None:
@@ -187,9 +196,10 @@ def _lock(ids: list[int]) -> dict[int, _Locked]:
 
 
 def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, settings: Settings,
-           now: dt.datetime, fanout: outbox.Fanout) -> Transition | None:
+           now: dt.datetime, fanout: outbox.Fanout, suppressed: bool) -> Transition | None:
     """Move `m` by one verdict (in memory; `error` is the verdict's cleaned error); on a transition insert its
-    StateChange and one alert per destination (the monitor's webhook, its channels)."""
+    StateChange and, unless `suppressed` (a maintenance window covers the monitor), one alert per destination
+    (the monitor's webhook, its channels)."""
     seen = verdict.observation
     checked_at = seen.checked_at or now
     state = next_state(
@@ -208,7 +218,7 @@ def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, setti
     reason = safe_text(verdict.reason)
     row = StateChange.create(**fresh_id(StateChange), monitor=m.id, from_status=from_status,
                              to_status=state.status, reason=reason, created_at=now)
-    destinations = fanout.of(m.id, m.webhook_url, m.webhook_format)
+    destinations = [] if suppressed else fanout.of(m.id, m.webhook_url, m.webhook_format)
     down_for = first_error = None
     if from_status == DOWN and state.status in ANSWERING and m.status_changed_at is not None:
         down_for = max(int((now - m.status_changed_at).total_seconds()), 0)
@@ -232,9 +242,11 @@ _WRITE_TLS = ("UPDATE monitors SET tls_expires_at = ?, tls_fingerprint = ?, tls_
 def _record_tls(monitors: dict[int, _Locked], seen: list[tuple[int, int, dt.datetime, tls.TlsFacts, bool]],
                 now: dt.datetime, fanout: outbox.Fanout) -> dict[int, tls.TlsWarning]:
     """Store the certificate facts of the batch's recorded checks (`seen`: item index, monitor id, checked at,
-    facts, whether a warning may be sent; in slot order) and insert the warnings due. Returns them by item
-    index. Rare (a monitor's certificate is collected at most once per tls.OBSERVE_INTERVAL), so it runs
-    its own statements and leaves the hot ones alone; the monitors are already locked."""
+    facts, whether a warning may be sent now: not for a failed TLS verification, nor in maintenance, where it
+    waits for the first certificate check after the window; in slot order) and insert the warnings due.
+    Returns them by item index. Rare (a monitor's certificate is collected at most once per
+    tls.OBSERVE_INTERVAL), so it runs its own statements and leaves the hot ones alone; the monitors are
+    already locked."""
     if not seen:
         return {}
     ids = sorted({monitor_id for _, monitor_id, _, _, _ in seen})
@@ -286,17 +298,19 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
 
     Side effects on commit: a CheckResult row per recorded item; each monitor's last_* fields, last_slot,
     counters, status and pending job; per transition a StateChange row and one AlertOutbox row per destination
-    (the monitor's webhook_url, its channels: checker/outbox.py); per check that saw the certificate, the
-    monitor's tls_* facts and, when a warning is due (tls.warning_due; never for a check whose TLS
-    verification failed: its error already fails it), a TlsWarning row and its AlertOutbox rows, one per
-    destination; then the log lines `[STATE CHANGE] monitor=N OLD -> NEW` and `[TLS WARNING] monitor=N ...`.
-    Raises only on database errors, and then nothing is written (the caller leaves the messages on the queue).
+    (the monitor's webhook_url, its channels: checker/outbox.py; none while a maintenance window covers the
+    monitor); per check that saw the certificate, the monitor's tls_* facts and, when a warning is due
+    (tls.warning_due; never for a check whose TLS verification failed: its error already fails it; in
+    maintenance not yet), a TlsWarning row and its AlertOutbox rows, one per destination; then the log lines
+    `[STATE CHANGE] monitor=N OLD -> NEW` and `[TLS WARNING] monitor=N ...`. Raises only on database errors,
+    and then nothing is written (the caller leaves the messages on the queue).
     """
     now = utcnow()
     outcomes: list[RecordOutcome | None] = [None] * len(items)
-    transitions: list[Transition] = []
+    transitions: list[tuple[Transition, bool]] = []
     certificates: list[tuple[int, int, dt.datetime, tls.TlsFacts, bool]] = []
     order = sorted(range(len(items)), key=lambda i: (items[i][0].monitor_id, items[i][0].slot))
+    in_maintenance = maintenance.active_now(now)  # once per batch, from cached rules: no query per result
     with database.atomic():
         monitors = _lock(sorted({job.monitor_id for job, _ in items}))
         fanout = outbox.Fanout(list(monitors))
@@ -322,21 +336,24 @@ def record_results(items: list[tuple[CheckJob, Verdict | None]], settings: Setti
             results.append((m.id, job.slot, seen.checked_at or now, verdict.ok, seen.status_code,
                             seen.latency_ms, verdict.error_kind, error, seen.dns_ms,
                             seen.connect_ms, seen.tls_ms, seen.first_byte_ms))
-            transition = _apply(m, job, verdict, error, settings, now, fanout)
+            suppressed = alerts_suppressed(in_maintenance, m.id)
+            transition = _apply(m, job, verdict, error, settings, now, fanout, suppressed)
             if transition is not None:
-                transitions.append(transition)
+                transitions.append((transition, suppressed))
             if seen.tls is not None:
-                certificates.append((i, m.id, seen.checked_at or now, seen.tls, seen.error_kind != "tls"))
-            outcomes[i] = RecordOutcome(True, "recorded", transition)
+                may_warn = seen.error_kind != "tls" and not suppressed
+                certificates.append((i, m.id, seen.checked_at or now, seen.tls, may_warn))
+            outcomes[i] = RecordOutcome(True, "recorded", transition, suppressed=suppressed and transition is not None)
         warnings = _record_tls(monitors, certificates, now, fanout)
         for i, warning in warnings.items():
-            outcomes[i] = RecordOutcome(True, "recorded", outcomes[i].transition, warning)
+            outcomes[i] = RecordOutcome(True, "recorded", outcomes[i].transition, warning, outcomes[i].suppressed)
         sql.insert_rows("check_results", _RESULT_COLUMNS, results, ignore_conflicts=True)
         sql.execute_many(_WRITE_STATE, [m.state_row() for m in monitors.values() if m.dirty])
         if also is not None:
             also()
-    for t in transitions:
-        log.info("[STATE CHANGE] monitor=%d %s -> %s", t.monitor_id, t.from_status, t.to_status)
+    for t, quiet in transitions:
+        log.info("[STATE CHANGE] monitor=%d %s -> %s%s", t.monitor_id, t.from_status, t.to_status,
+                 " (in maintenance: no alert)" if quiet else "")
     for w in warnings.values():
         log.info("[TLS WARNING] monitor=%d certificate %s... expires %s, within %d day(s)", w.monitor_id,
                  w.fingerprint_sha256[:tls.FINGERPRINT_SHOWN], alerts.format_time(w.expires_at), w.threshold_days)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from healthmon import rollups, sql
 from healthmon.db import utcnow
 from healthmon.domain.status import DOWN
+from healthmon.maintenance import displayed_status
 
 WINDOWS = {
     "24h": ("h", dt.timedelta(hours=24)),
@@ -173,7 +174,8 @@ def summary(now: dt.datetime | None = None, tags: Sequence[str] | None = None) -
     where, params = tagged(tags)
     monitors = sql.query("SELECT id, name, status, enabled, status_changed_at FROM monitors"  # noqa: S608
                          f"{where} ORDER BY id", params)
-    counts = {"total": len(monitors), "up": 0, "degraded": 0, "down": 0, "unknown": 0, "disabled": 0}
+    counts = {"total": len(monitors), "up": 0, "degraded": 0, "down": 0, "unknown": 0, "paused": 0, "maintenance": 0,
+              "disabled": 0}
     down_now = []
     names = {}
     for monitor_id, name, status, enabled, changed in monitors:
@@ -181,7 +183,7 @@ def summary(now: dt.datetime | None = None, tags: Sequence[str] | None = None) -
         if not enabled:
             counts["disabled"] += 1
             continue
-        counts[status.lower()] += 1
+        counts[displayed_status(monitor_id, status).lower()] += 1
         if status == DOWN:
             since = sql.as_datetime(changed)
             down_now.append({"id": monitor_id, "name": name, "since": since,

@@ -12,7 +12,9 @@ Series (labels `monitor_id`, `name` per monitor):
   decided; UNKNOWN has no sample)
 - healthmon_monitor_latency_seconds: the last check's latency
 - healthmon_monitor_checks_total{outcome="ok"|"failed"}: checks recorded, ever (counter)
-- healthmon_monitors{status}: enabled monitors by status; healthmon_monitors_disabled
+- healthmon_monitors{status}: enabled monitors by the status shown (PAUSED; MAINTENANCE while a window
+  covers one); healthmon_monitors_disabled
+- healthmon_monitor_maintenance: 1 while a maintenance window covers the monitor, else 0 (enabled monitors)
 - healthmon_schedule_overdue_monitors, _oldest_overdue_seconds, _behind_monitors, _pending_checks,
   _oldest_pending_seconds; healthmon_skipped_slots (gauge: a monitor's count restarts when it is edited)
 - healthmon_queue_depth, healthmon_queue_dead_letters (the database queue; with SQS read CloudWatch)
@@ -30,7 +32,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from healthmon import rollups, sql
 from healthmon.db import database, utcnow
-from healthmon.domain.status import ANSWERING, DOWN, STATUSES
+from healthmon.domain.status import ANSWERING, DOWN, MAINTENANCE, STORED_STATUSES
+from healthmon.maintenance import displayed_status
 from healthmon.stats import pipeline_stats
 
 
@@ -58,13 +61,17 @@ class DatabaseCollector(Collector):
                                labels=["monitor_id", "name"])
         latency = GaugeMetricFamily("healthmon_monitor_latency_seconds", "Latency of the monitor's last check.",
                                     labels=["monitor_id", "name"])
-        by_status = dict.fromkeys(STATUSES, 0)
+        by_status = dict.fromkeys((*STORED_STATUSES, MAINTENANCE), 0)
+        in_maintenance = GaugeMetricFamily("healthmon_monitor_maintenance", "1 while a maintenance window covers "
+                                           "the monitor (its alerts are held back).", labels=["monitor_id", "name"])
         disabled = 0
         for monitor_id, name, status, enabled, last_latency in monitors:
             if not enabled:
                 disabled += 1
                 continue
-            by_status[status] = by_status.get(status, 0) + 1
+            shown = displayed_status(monitor_id, status)
+            by_status[shown] = by_status.get(shown, 0) + 1
+            in_maintenance.add_metric([str(monitor_id), name], 1.0 if shown == MAINTENANCE else 0.0)
             labels = [str(monitor_id), name]
             if status in (*ANSWERING, DOWN):
                 up.add_metric(labels, 1.0 if status in ANSWERING else 0.0)
@@ -72,7 +79,9 @@ class DatabaseCollector(Collector):
                 latency.add_metric(labels, float(last_latency) / 1000.0)
         yield up
         yield latency
-        counts = GaugeMetricFamily("healthmon_monitors", "Enabled monitors by status.", labels=["status"])
+        yield in_maintenance
+        counts = GaugeMetricFamily("healthmon_monitors", "Enabled monitors by the status shown (MAINTENANCE while "
+                                   "a window covers one).", labels=["status"])
         for status, n in by_status.items():
             counts.add_metric([status], n)
         yield counts

@@ -107,6 +107,16 @@ def _v8_channels(db: pw.Database) -> None:
     AlertOutbox._schema.create_indexes(safe=True)
 
 
+def _v9_maintenance(db: pw.Database) -> None:
+    from healthmon.models import MaintenanceReport, MaintenanceWindow
+
+    db.create_tables([MaintenanceWindow, MaintenanceReport], safe=True)
+    if is_postgres():
+        # End-of-maintenance reports take outbox event ids below -(2**31) (healthmon.models.AlertOutbox).
+        # SQLite's INTEGER is already 64-bit. A paused monitor needs no column: its status is PAUSED.
+        db.execute_sql("ALTER TABLE alert_outbox ALTER COLUMN event_id TYPE BIGINT")
+
+
 def _v10_tags_and_keys(db: pw.Database) -> None:
     from healthmon.models import MonitorTag
 
@@ -130,6 +140,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (7, "id_high_water: SQLite never gives the id of a deleted monitor or state change again", _v7_id_high_water),
     (8, "channels and monitor_channels; alert_outbox.channel_id and destination, unique per (event, channel)",
      _v8_channels),
+    (9, "maintenance_windows and maintenance_reports; alert_outbox.event_id 64-bit (pause needs no column)",
+     _v9_maintenance),
     (10, "monitors.key (unique) and monitor_tags (tags, indexed by tag)", _v10_tags_and_keys),
 ]
 """(version, description, function). Append only; never edit a released migration."""

@@ -12,6 +12,7 @@ import peewee as pw
 
 from healthmon import sql
 from healthmon.db import database, utcnow
+from healthmon.domain.status import PAUSED
 from healthmon.domain.tls import DEFAULT_EXPIRY_DAYS, whole_days_left
 
 
@@ -150,6 +151,19 @@ class Monitor(BaseModel):
         return ids
 
     @property
+    def paused(self) -> bool:
+        return self.status == PAUSED
+
+    @property
+    def maintenance(self) -> dict | None:
+        """The maintenance occurrence covering the monitor now, as the API shows it, or None."""
+        from healthmon.maintenance import shown_now  # the rules cache reads this module's tables
+
+        occurrence = shown_now(self.id)
+        return None if occurrence is None else {"id": occurrence.window_id, "name": occurrence.name,
+                                                "starts_at": occurrence.start, "ends_at": occurrence.end}
+
+    @property
     def tls(self) -> dict | None:
         """The certificate facts as the API shows them (None before an https check saw a certificate)."""
         if self.tls_expires_at is None or self.tls_fingerprint is None:
@@ -219,7 +233,9 @@ class AlertOutbox(BaseModel):
 
     No foreign keys: deleting a monitor or a channel must not cancel an alert about something that happened.
     Unique per (event_id, channel_id), so one event can never produce two alerts to one destination:
-    - `event_id`: a StateChange id (positive), or minus a TlsWarning id for a certificate expiry warning;
+    - `event_id`: a StateChange id (positive), minus a TlsWarning id for a certificate expiry warning
+      (-1 .. -(2**31 - 1)), minus (2**31 + a MaintenanceReport id) for an end-of-maintenance report (a
+      64-bit column since migration 9);
     - `channel_id`: the Channel the alert goes to, or 0 (MONITOR_WEBHOOK) for the monitor's own
       `webhook_url`. Not NULL for that: NULLs are distinct in a UNIQUE index on PostgreSQL and SQLite, so a
       NULL would let the same event reach the monitor's webhook twice. Channel ids start at 1 and are never
@@ -230,7 +246,7 @@ class AlertOutbox(BaseModel):
     address and secrets when it sends; `webhook_format` is the channel type the payload was rendered for.
     """
 
-    event_id = pw.IntegerField()
+    event_id = pw.BigIntegerField()
     channel_id = pw.IntegerField(default=0)
     monitor_id = pw.IntegerField()
     destination = pw.TextField()
@@ -413,6 +429,48 @@ class IdHighWater(BaseModel):
         table_name = "id_high_water"
 
 
+class MaintenanceWindow(BaseModel):
+    """A maintenance window (healthmon.domain.maintenance): while it is on, the monitors it covers are checked
+    and recorded as usual but send no alert; when it ends, what changed is reported once per monitor.
+
+    Which monitors: `all_monitors`, else the ids in `monitor_ids` (a JSON list; a deleted monitor's id stays
+    and covers nothing). When: `starts_at`/`ends_at` (naive UTC) for a one-off window, else `recurrence` (the
+    API's JSON object) read in `timezone` (an IANA name)."""
+
+    id = NeverReusedAutoField()
+    name = pw.CharField(max_length=200)
+    all_monitors = pw.BooleanField(default=False)
+    monitor_ids = JsonField(null=True, empty=list)
+    starts_at = pw.DateTimeField(null=True)
+    ends_at = pw.DateTimeField(null=True)
+    recurrence = JsonField(null=True)
+    timezone = pw.CharField(max_length=64, default="UTC")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "maintenance_windows"
+
+
+class MaintenanceReport(BaseModel):
+    """The end-of-window report for one monitor and one occurrence of a window: the claim that makes it
+    exactly once (unique per window, occurrence start and monitor), written in the same transaction as its
+    AlertOutbox row (event_id minus (2**31 + id)). No foreign keys: like the outbox, a report outlives a
+    deleted window or monitor."""
+
+    id = NeverReusedAutoField()
+    window_id = pw.IntegerField()
+    occurrence_start = pw.DateTimeField()
+    monitor_id = pw.IntegerField()
+    from_status = pw.CharField(max_length=8)
+    to_status = pw.CharField(max_length=8)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "maintenance_reports"
+        indexes = ((("window_id", "occurrence_start", "monitor_id"), True),)
+
+
 class SchemaMigration(BaseModel):
     version = pw.IntegerField(primary_key=True)
     applied_at = pw.DateTimeField(default=utcnow)
@@ -436,5 +494,5 @@ def preload_channel_ids(monitors: list[Monitor]) -> list[Monitor]:
 
 
 MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job, TlsWarning,
-          IdHighWater, Channel, MonitorChannel, MonitorTag)
+          IdHighWater, Channel, MonitorChannel, MonitorTag, MaintenanceWindow, MaintenanceReport)
 """Every application table, in creation order (SchemaMigration is managed by migrations.py)."""

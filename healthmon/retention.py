@@ -1,8 +1,9 @@
 """Bounded storage: raw check results, delivered alerts and dead queue messages are pruned after
 RESULT_RETENTION_DAYS; hourly rollups after HOURLY_RETENTION_DAYS; daily rollups after DAILY_RETENTION_DAYS
 (their counts move into each monitor's all-time row first, so the /metrics counters never go down); state
-changes (the long history, a few rows per incident) are kept. A raw result the rollup job has not folded
-yet (at or after its watermark) is never pruned, whatever its age.
+changes (the long history, a few rows per incident) are kept. Maintenance report claims go with the
+delivered alerts, but never before REPORT_CLAIMS_KEPT (the report job looks back 7 days at most). A raw
+result the rollup job has not folded yet (at or after its watermark) is never pruned, whatever its age.
 
 Deletes run in small batches so a prune never holds a long lock over a busy table.
 """
@@ -14,7 +15,7 @@ import logging
 
 from healthmon import rollups
 from healthmon.db import database, utcnow
-from healthmon.models import AlertOutbox, CheckResult, QueueMessage, Rollup
+from healthmon.models import AlertOutbox, CheckResult, MaintenanceReport, QueueMessage, Rollup
 
 log = logging.getLogger("healthmon.retention")
 
@@ -26,6 +27,9 @@ HOURLY_RETENTION_DAYS = 90
 
 DAILY_RETENTION_DAYS = 400
 """Daily rollups: a year of uptime (plus a month) reads at most ~400 rows a monitor."""
+
+REPORT_CLAIMS_KEPT = dt.timedelta(days=8)
+"""Longer than scheduler.maintenance_reports.CATCH_UP: a claim is kept while its occurrence may be looked at."""
 
 PRUNE_INTERVAL_S = 300
 """How often a long-running process prunes; results accrue slowly compared with this."""
@@ -49,6 +53,7 @@ def prune(retention_days: int, now: dt.datetime | None = None, batch: int = PRUN
         (AlertOutbox, (AlertOutbox.state != "pending") & (AlertOutbox.created_at < cutoff)),
         (QueueMessage, QueueMessage.dead_at.is_null(False) & (QueueMessage.dead_at < cutoff)),
         (Rollup, (Rollup.period == "h") & (Rollup.bucket < hourly_cutoff)),
+        (MaintenanceReport, MaintenanceReport.created_at < min(cutoff, now - REPORT_CLAIMS_KEPT)),
     ]
     if raw_cutoff is not None:  # before the rollup job's first run nothing raw is pruned
         targets.insert(0, (CheckResult, CheckResult.checked_at < raw_cutoff))

@@ -69,7 +69,8 @@ SUM_COLUMNS = ("checks", "failures", "latency_sum", "latency_count", *HISTOGRAM_
 ALL_COLUMNS = (*SUM_COLUMNS, "latency_min", "latency_max")
 
 
-def _owner() -> str:
+def owner_name() -> str:
+    """This process as a lease owner: host and pid."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
@@ -151,29 +152,30 @@ def archive_daily(cutoff: dt.datetime) -> int:
 # ---- the job -------------------------------------------------------------------------------------------
 
 
-def _ensure_job_row() -> None:
+def _ensure_job_row(name: str) -> None:
     verb = "INSERT INTO jobs (name) VALUES (?) ON CONFLICT DO NOTHING"
-    sql.execute(verb, (JOB_NAME,))
+    sql.execute(verb, (name,))
 
 
-def claim(now: dt.datetime, owner: str, lease: dt.timedelta = LEASE) -> bool:
-    """Take the job's lease unless another process holds a live one. Atomic: one conditional UPDATE."""
+def claim(now: dt.datetime, owner: str, lease: dt.timedelta = LEASE, name: str = JOB_NAME) -> bool:
+    """Take the lease of job `name` unless another process holds a live one. Atomic: one conditional UPDATE.
+    (Also the lease of other leased jobs: scheduler.maintenance_reports.)"""
     with database.atomic():
-        _ensure_job_row()
+        _ensure_job_row(name)
         return sql.execute(
             "UPDATE jobs SET lease_until = ?, owner = ? WHERE name = ? AND "
             "(lease_until IS NULL OR lease_until < ? OR owner = ?)",
-            (now + lease, owner, JOB_NAME, now, owner)) == 1
+            (now + lease, owner, name, now, owner)) == 1
 
 
-def release(owner: str) -> None:
+def release(owner: str, name: str = JOB_NAME) -> None:
     with database.atomic():
-        sql.execute("UPDATE jobs SET lease_until = NULL WHERE name = ? AND owner = ?", (JOB_NAME, owner))
+        sql.execute("UPDATE jobs SET lease_until = NULL WHERE name = ? AND owner = ?", (name, owner))
 
 
-def watermark() -> dt.datetime | None:
-    """Results before this are in the rollups; None before the job's first run."""
-    rows = sql.query("SELECT watermark FROM jobs WHERE name = ?", (JOB_NAME,))
+def watermark(name: str = JOB_NAME) -> dt.datetime | None:
+    """How far job `name` got (rollups: results before this are in the rollups); None before its first run."""
+    rows = sql.query("SELECT watermark FROM jobs WHERE name = ?", (name,))
     return sql.as_datetime(rows[0][0]) if rows else None
 
 
@@ -198,7 +200,7 @@ def rollup_step(now: dt.datetime | None = None, *, chunk: dt.timedelta = CHUNK, 
     """Fold the results recorded since the watermark, up to `now - settle`, in at most `max_chunks`
     transactions. Returns what it did; does nothing (claimed False) while another process holds the lease."""
     now = now or utcnow()
-    owner = owner or _owner()
+    owner = owner or owner_name()
     report = StepReport()
     if not claim(now, owner):
         return report

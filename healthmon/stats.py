@@ -1,5 +1,8 @@
 """The pipeline's health as numbers a user can read (GET /stats): is every monitor checked on time?
 
+Enabled monitors are counted by the status a user is shown: MAINTENANCE while a maintenance window covers
+one (not under its recorded status), PAUSED while paused.
+
 Read from the database only, so any API process answers the same whatever the number of schedulers and
 checkers: counts by status, how far the scheduler is behind, how many checks are pending and how old the
 oldest is, how many monitors have a pending job older than their interval (each of those is skipping
@@ -16,7 +19,8 @@ import datetime as dt
 
 from healthmon import sql
 from healthmon.db import is_postgres, utcnow
-from healthmon.domain.status import DEGRADED, DOWN, UNKNOWN, UP
+from healthmon.domain.status import DEGRADED, DOWN, MAINTENANCE, PAUSED, UNKNOWN, UP
+from healthmon.maintenance import displayed_status
 
 OVERDUE_GRACE = dt.timedelta(seconds=5)
 """A due monitor not claimed this long after its slot means the scheduler is behind (it ticks every 1 s)."""
@@ -42,7 +46,10 @@ def _behind_sql() -> str:
 def pipeline_stats(queue_backend: str, now: dt.datetime | None = None) -> dict:
     """The figures of GET /stats (see the module docstring). One read-only pass, a few indexed queries."""
     now = now or utcnow()
-    by_status = dict(sql.query("SELECT status, COUNT(*) FROM monitors WHERE enabled = ? GROUP BY status", (True,)))
+    by_status: dict[str, int] = {}
+    for monitor_id, status in sql.query("SELECT id, status FROM monitors WHERE enabled = ?", (True,)):
+        shown = displayed_status(monitor_id, status)
+        by_status[shown] = by_status.get(shown, 0) + 1
     total, enabled, pending, oldest_pending, skipped = sql.query(
         "SELECT COUNT(*), SUM(CASE WHEN enabled = ? THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN pending_slot IS NOT NULL THEN 1 ELSE 0 END), MIN(pending_slot), SUM(skipped_slots) "
@@ -66,6 +73,7 @@ def pipeline_stats(queue_backend: str, now: dt.datetime | None = None) -> dict:
             "up": int(by_status.get(UP, 0)), "degraded": int(by_status.get(DEGRADED, 0)),
             "down": int(by_status.get(DOWN, 0)),
             "unknown": int(by_status.get(UNKNOWN, 0)),
+            "paused": int(by_status.get(PAUSED, 0)), "maintenance": int(by_status.get(MAINTENANCE, 0)),
         },
         "schedule": {
             "overdue": int(overdue or 0), "oldest_overdue_seconds": _seconds(now, oldest_due),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from healthmon import sql
 from healthmon.db import is_postgres
 from healthmon.domain import lifecycle
+from healthmon.domain.status import PAUSED
 from healthmon.queue.base import CheckJob
 
 EPOCH = dt.datetime(1970, 1, 1)
@@ -81,24 +82,28 @@ def pending_expiry(settings) -> dt.timedelta:
 
 _COLUMNS = "id, next_check_at, check_interval, generation, pending_slot"
 
-_NEVER_SCHEDULED = f"SELECT {_COLUMNS} FROM monitors WHERE enabled = ? AND next_check_at IS NULL ORDER BY id LIMIT ?"
+_CHECKED = f"enabled = ? AND status <> '{PAUSED}'"
+"""Which monitors are scheduled at all: enabled and not paused (a paused monitor gets no job; see
+healthmon.domain.lifecycle.plan_pause)."""
+
+_NEVER_SCHEDULED = f"SELECT {_COLUMNS} FROM monitors WHERE {_CHECKED} AND next_check_at IS NULL ORDER BY id LIMIT ?"
 
 _AWAITING_FIRST_CHECK = (
-    f"SELECT {_COLUMNS} FROM monitors WHERE enabled = ? AND next_check_at <= ? AND status = '{lifecycle.NEW.status}' "
+    f"SELECT {_COLUMNS} FROM monitors WHERE {_CHECKED} AND next_check_at <= ? AND status = '{lifecycle.NEW.status}' "
     f"AND consecutive_failures = {lifecycle.NEW.failures} AND consecutive_successes = {lifecycle.NEW.successes} "
     "ORDER BY next_check_at, id LIMIT ?"
 )
 """Due and `lifecycle.awaiting_first_check`: no verdict recorded since the monitor was created or its check
 was changed."""
 
-_DUE = f"SELECT {_COLUMNS} FROM monitors WHERE enabled = ? AND next_check_at <= ? ORDER BY next_check_at, id LIMIT ?"
+_DUE = f"SELECT {_COLUMNS} FROM monitors WHERE {_CHECKED} AND next_check_at <= ? ORDER BY next_check_at, id LIMIT ?"
 
 _ENQUEUED = "UPDATE monitors SET next_check_at = ?, pending_slot = ? WHERE id = ?"
 _SKIPPED = "UPDATE monitors SET next_check_at = ?, skipped_slots = skipped_slots + ? WHERE id = ?"
 
 
 def claim_due(now: dt.datetime, limit: int, expiry: dt.timedelta) -> DueBatch:
-    """Lock up to `limit` enabled monitors due at `now` and move each to its next slot.
+    """Lock up to `limit` enabled, unpaused monitors due at `now` and move each to its next slot.
 
     Must run inside a transaction. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent schedulers take
     disjoint monitors, and a row another scheduler already moved no longer matches once re-read. SQLite:

@@ -1,5 +1,7 @@
 """`healthmon scheduler`: call `Scheduler.tick()` every SCHEDULER_TICK seconds until SIGTERM/SIGINT,
-and prune data older than RESULT_RETENTION_DAYS every few minutes (healthmon.retention).
+prune data older than RESULT_RETENTION_DAYS every few minutes (healthmon.retention), and run the leased
+background jobs: the rollups (healthmon.rollups) and the end-of-maintenance reports
+(scheduler.maintenance_reports).
 
 The loop only loops: the work is in `Scheduler.tick()`. A failed tick (database restarting, queue
 throttled) is logged without secrets and retried after a back-off; the process only exits on a signal,
@@ -20,6 +22,7 @@ from healthmon.queue import open_queue
 from healthmon.redact import redact_text
 from healthmon.retention import PRUNE_INTERVAL_S, prune
 from healthmon.settings import Settings
+from scheduler import maintenance_reports
 from scheduler.scheduler import Scheduler
 
 log = logging.getLogger("healthmon.scheduler")
@@ -104,10 +107,11 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
     enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
     skipped_before, warned_at = scheduler.skipped, None
     prune_at = time.monotonic()
-    rollup_job = rollups.Periodic()
+    rollup_job, report_job = rollups.Periodic(), maintenance_reports.Periodic()
     while not stop.requested:
         started = time.monotonic()
         rollup_job.tick(started)  # before prune: raw results are pruned only once folded into rollups
+        report_job.tick(started)
         if started >= prune_at:
             prune_at = started + PRUNE_INTERVAL_S
             _prune(settings)

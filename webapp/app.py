@@ -18,7 +18,7 @@ from healthmon import __version__, defaults
 from healthmon.db import bind, database
 from healthmon.settings import Settings
 from webapp import docs, metrics, status
-from webapp.api import apply, channels, health, history, monitors, stats
+from webapp.api import apply, channels, health, history, maintenance, monitors, pause, stats
 from webapp.auth import SECURITY_SCHEME, SECURITY_SCHEME_NAME
 from webapp.errors import register_error_handlers
 
@@ -33,7 +33,8 @@ Authentication: every /monitors and /channels operation needs `Authorization: Be
 `healthmon api-key create --name NAME [--read-only]`, then use the **Authorize** button.
 """
 
-DB_BLUEPRINTS = frozenset({"monitors", "channels", "stats", "history", "status", "metrics", "apply"})
+DB_BLUEPRINTS = frozenset({"monitors", "pause", "maintenance", "channels", "stats", "history", "status", "metrics",
+                           "apply"})
 """Blueprints whose requests use the database; /health and the docs never open a connection."""
 
 
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     api.spec.components.security_scheme(SECURITY_SCHEME_NAME, SECURITY_SCHEME)
     api.register_blueprint(health.blp)
     api.register_blueprint(monitors.create_blueprint(settings))
+    api.register_blueprint(pause.blp)
+    api.register_blueprint(maintenance.blp)
     api.register_blueprint(channels.create_blueprint(settings))
     api.register_blueprint(stats.create_blueprint(settings))
     api.register_blueprint(history.create_blueprint())

@@ -17,7 +17,7 @@ from marshmallow.exceptions import SCHEMA
 
 from healthmon import defaults
 from healthmon.domain import tags as tag_rules
-from healthmon.domain.status import STATUSES
+from healthmon.domain.status import STORED_STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
 from webapp.request_schemas import RequestOptionsOutput, request_field_specs
 from webapp.schema_checks import ASSERTION_EXAMPLES, check_field_specs
@@ -429,7 +429,7 @@ class MonitorQuerySchema(PagedQuerySchema):
 
     enabled = fields.Boolean(metadata={"description": "Only enabled (true) or disabled (false) monitors."})
     status = fields.String(
-        validate=validate.OneOf(STATUSES), metadata={"description": "Only monitors in this state."}
+        validate=validate.OneOf(STORED_STATUSES), metadata={"description": "Only monitors in this state."}
     )
     tag = TagFilter()
     key = fields.String(metadata={"description": "Only the monitor with this key (an empty list when none has it)."})
@@ -453,6 +453,15 @@ class TlsSchema(ma.Schema):
         "description": "The lowest threshold (days) already warned about for this certificate (tls_expiry_days, 3 "
                        "or 1); null: not warned."})
     warned_at = UtcDateTime(allow_none=True, required=True, metadata={"description": "When that warning was recorded."})
+
+
+class MaintenanceNowSchema(ma.Schema):
+    """The maintenance window occurrence covering a monitor now."""
+
+    id = fields.Integer(required=True, metadata={"description": "The window's id (GET /maintenance/{id})."})
+    name = fields.String(required=True)
+    starts_at = UtcDateTime(required=True)
+    ends_at = UtcDateTime(required=True)
 
 
 class MonitorSchema(RequestOptionsOutput):
@@ -485,7 +494,13 @@ class MonitorSchema(RequestOptionsOutput):
     enabled = fields.Boolean(required=True)
     fail_threshold = fields.Integer(allow_none=True, required=True)
     success_threshold = fields.Integer(allow_none=True, required=True)
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(STORED_STATUSES), metadata={
+        "description": "The recorded status; PAUSED while paused. A maintenance window does not change it: see "
+                       "`maintenance` (the status page and /stats show such a monitor as MAINTENANCE)."})
+    paused = fields.Boolean(required=True, metadata={
+        "description": "Paused with POST /monitors/{id}/pause (status PAUSED): not checked until resumed."})
+    maintenance = fields.Nested(MaintenanceNowSchema, allow_none=True, required=True, metadata={
+        "description": "The maintenance window covering the monitor now (no alerts are sent), or null."})
     consecutive_failures = fields.Integer(required=True)
     consecutive_successes = fields.Integer(required=True)
     consecutive_slow = fields.Integer(required=True, metadata={
@@ -509,8 +524,8 @@ class StateChangeSchema(ma.Schema):
     """One status transition of a monitor."""
 
     id = fields.Integer(required=True)
-    from_status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    to_status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    from_status = fields.String(required=True, validate=validate.OneOf(STORED_STATUSES))
+    to_status = fields.String(required=True, validate=validate.OneOf(STORED_STATUSES))
     reason = RedactedText(required=True)
     created_at = UtcDateTime(required=True)
 
@@ -548,6 +563,9 @@ class StatsMonitorsSchema(ma.Schema):
     degraded = fields.Integer(required=True, metadata={"description": "Enabled monitors DEGRADED (up but slow)."})
     down = fields.Integer(required=True, metadata={"description": "Enabled monitors DOWN."})
     unknown = fields.Integer(required=True, metadata={"description": "Enabled monitors not decided yet."})
+    paused = fields.Integer(required=True, metadata={"description": "Enabled monitors paused."})
+    maintenance = fields.Integer(required=True, metadata={
+        "description": "Enabled monitors a maintenance window covers now (not counted under their status)."})
 
 
 class StatsScheduleSchema(ma.Schema):
@@ -680,7 +698,8 @@ class IncidentSchema(ma.Schema):
 
 
 SummaryMonitorsSchema = ma.Schema.from_dict(
-    {name: fields.Integer(required=True) for name in ("total", "up", "degraded", "down", "unknown", "disabled")},
+    {name: fields.Integer(required=True)
+     for name in ("total", "up", "degraded", "down", "unknown", "paused", "maintenance", "disabled")},
     name="SummaryMonitorsSchema")
 
 

@@ -6,6 +6,9 @@ Server-rendered HTML with nothing external: inline CSS, inline SVG charts with a
 and point, no JavaScript needed (a meta refresh reloads it every REFRESH_S), and a Content-Security-Policy
 that forbids loading anything. Readable on a phone (one column under 700 px).
 
+A monitor a maintenance window covers shows MAINTENANCE (its own page adds the window and the recorded
+status) and does not count as down in the banner; a paused one shows PAUSED.
+
 Access by STATUS_PAGE (webapp.access). Even a private page shows each monitor's host only: a monitor URL's
 path or query may hold a token, its userinfo a password, and a webhook URL is a credential; error texts
 are scrubbed again (healthmon.redact).
@@ -32,6 +35,8 @@ from flask import Blueprint, Response, abort, request
 from healthmon import history, rollups, sql
 from healthmon.db import utcnow
 from healthmon.domain import tags as tag_rules
+from healthmon.domain.status import MAINTENANCE, PAUSED
+from healthmon.maintenance import displayed_status, shown_now
 from healthmon.redact import redact_text
 from healthmon.settings import Settings
 from webapp import access
@@ -55,6 +60,7 @@ background:#fff;border-radius:8px;padding:10px 14px;margin:6px 0}
 .name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .dot{display:inline-block;width:.75em;height:.75em;border-radius:50%;margin-right:.4em;background:var(--none)}
 .UP{background:var(--up)}.DEGRADED{background:var(--warn)}.DOWN{background:var(--down)}.UNKNOWN{background:var(--none)}
+.MAINTENANCE{background:#2f6fde}.PAUSED{background:#98a2b3}
 svg.bar{width:100%;height:26px;display:block}svg rect.u{fill:var(--up)}svg rect.d{fill:var(--down)}
 svg rect.w{fill:var(--warn)}svg rect.n{fill:var(--none)}.num{font-variant-numeric:tabular-nums}
 table{border-collapse:collapse;width:100%;background:#fff;border-radius:8px}
@@ -301,10 +307,12 @@ def _tags_by_monitor() -> dict[int, list[str]]:
 def _banner(monitors: list) -> str:
     down = sum(1 for m in monitors if m[3] == "DOWN")
     slow = sum(1 for m in monitors if m[3] == "DEGRADED")
+    quiet = sum(1 for m in monitors if m[3] == MAINTENANCE)
     of = f'of {len(monitors)} monitor{"s" if len(monitors) != 1 else ""}'
     return (f'<div class="banner bad">{down} {of} down</div>' if down else
             f'<div class="banner slow">{slow} {of} degraded (up but slow)</div>' if slow else
-            '<div class="banner">All systems operational</div>')
+            '<div class="banner">All systems operational</div>') + (
+        f'<p class="mute">{quiet} {of} in maintenance: checked, alerts held back until it ends</p>' if quiet else "")
 
 
 def _group_heading(tag: str | None, monitors: list) -> str:
@@ -337,6 +345,8 @@ def render_overview(now: dt.datetime | None = None, tag: str | None = None) -> R
     # them DOWN, so the page's queries stay bounded when many monitors are down at once.
     open_incidents = (history.resolve_first_errors(open_incidents[:FIRST_ERRORS_RESOLVED])
                       + open_incidents[FIRST_ERRORS_RESOLVED:])
+    # Shown status: MAINTENANCE while a window covers the monitor (its DOWN is expected, not an outage).
+    monitors = [(m[0], m[1], m[2], displayed_status(m[0], m[3]), *m[4:]) for m in monitors]
     enabled = [m for m in monitors if m[4]]
     title = f"Status · {tag}" if tag else "Status"
     parts = ['<p><a href="/status">← all monitors</a></p>' if tag else "", f"<h1>{escape(title)}</h1>",
@@ -382,6 +392,10 @@ def render_monitor(monitor_id: int, now: dt.datetime | None = None) -> Response:
     if not rows:
         abort(404)
     _, name, url, status, is_enabled, latency, changed = rows[0]
+    window_now = shown_now(monitor_id) if status != PAUSED else None
+    if window_now is not None:  # the recorded status stays visible beside MAINTENANCE
+        status = (f"{MAINTENANCE} ({window_now.name}, until {window_now.end:%Y-%m-%d %H:%M} UTC; "
+                  f"recorded {status})")
     windows = []
     for window, (period, length) in history.WINDOWS.items():
         agg, _start = rollups.window(monitor_id, period, now - length, now)
@@ -403,8 +417,8 @@ def render_monitor(monitor_id: int, now: dt.datetime | None = None) -> Response:
     bar = bar_svg(daily_cells(now, monitor_ids=[monitor_id]).get(monitor_id, DayCells()), now.date())
     parts = [
         '<p><a href="/status">← all monitors</a></p>',
-        f'<h1><span class="dot {status}"></span>{escape(name)}</h1>',
-        f'<p class="mute">{escape(host_of(url))} · {status}{since}{"" if is_enabled else " · disabled"} · '
+        f'<h1><span class="dot {status.split()[0]}"></span>{escape(name)}</h1>',
+        f'<p class="mute">{escape(host_of(url))} · {escape(status)}{since}{"" if is_enabled else " · disabled"} · '
         f'last latency {_ms(latency)} · updated {now:%Y-%m-%d %H:%M:%S} UTC</p>',
         f"<h2>Uptime per day, last {BAR_DAYS} days</h2>{bar}",
         "<h2>Uptime</h2><table><tr><th>window</th><th>uptime</th><th>checks</th><th>failed</th><th>p50</th>"

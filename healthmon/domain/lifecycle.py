@@ -13,13 +13,19 @@ Pure functions; `webapp.service` applies their plans to the stored row under a l
 - A changed interval, a re-enable or a reset makes the check due at once; a reset or a re-enable also
   forgets the pending job (it was for the old check or from before the pause and must not hold back the
   check the edit asks for).
+- Pausing (`plan_pause`) stores the status PAUSED with the counters at 0: no check is scheduled, a queued
+  job is dropped. An edit of a paused monitor keeps it PAUSED (a changed check still moves the generation
+  on). Resuming (`plan_resume`) starts afresh like a new monitor: UNKNOWN, counters 0, a new generation (a
+  job from before the pause is void), due at once. Both record a state change and send no alert; the first
+  real transition after a resume (UNKNOWN -> UP or DOWN) alerts as a new monitor's does. Pausing a paused
+  monitor, or resuming one that is not paused, plans nothing (None).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthmon.domain.status import UNKNOWN, MonitorState
+from healthmon.domain.status import PAUSED, UNKNOWN, MonitorState
 
 CHECK_FIELDS = ("url", "expected_status_code", "expected_status_codes", "assertions",
                 "method", "headers", "body", "auth", "follow_redirects", "verify_tls")
@@ -62,6 +68,9 @@ def plan_edit(changed: set[str], current: MonitorState, was_enabled: bool, enabl
     check_changed = sorted(changed & set(CHECK_FIELDS))
     reenabled = enabled and not was_enabled
     state = reason = None
+    if current.status == PAUSED:  # stays paused: only a resume starts it again
+        return EditPlan(state=None, new_generation=bool(check_changed), reason=None,
+                        check_now=False, forget_pending=bool(check_changed) or reenabled)
     if check_changed:
         state = NEW
         if current.status != UNKNOWN:
@@ -71,3 +80,22 @@ def plan_edit(changed: set[str], current: MonitorState, was_enabled: bool, enabl
     reset_or_resumed = bool(check_changed) or reenabled
     return EditPlan(state=state, new_generation=bool(check_changed), reason=reason,
                     check_now=reset_or_resumed or "check_interval" in changed, forget_pending=reset_or_resumed)
+
+
+PAUSED_STATE = MonitorState(PAUSED, 0, 0, 0, 0)
+"""A paused monitor's state: counters stopped at 0."""
+
+
+def plan_pause(current: MonitorState) -> EditPlan | None:
+    """What pausing does to a monitor in `current`; None when it is already paused."""
+    if current.status == PAUSED:
+        return None
+    return EditPlan(state=PAUSED_STATE, new_generation=False, reason="paused", check_now=False,
+                    forget_pending=False)
+
+
+def plan_resume(current: MonitorState) -> EditPlan | None:
+    """What resuming does to a monitor in `current`; None when it is not paused."""
+    if current.status != PAUSED:
+        return None
+    return EditPlan(state=NEW, new_generation=True, reason="resumed", check_now=True, forget_pending=True)

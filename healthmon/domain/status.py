@@ -27,6 +27,14 @@ STATUSES = (UNKNOWN, UP, DEGRADED, DOWN)
 """Every status a monitor can be in (the API's `status` enum)."""
 ANSWERING = (UP, DEGRADED)
 """Statuses in which the endpoint answers correctly (counted as up in uptime and metrics)."""
+PAUSED = "PAUSED"
+"""Stored while a monitor is paused (POST /monitors/{id}/pause): it is not checked and its counters stop.
+Never an input or output of `next_state` (the recorder drops a paused monitor's jobs)."""
+STORED_STATUSES = (*STATUSES, PAUSED)
+"""Every value of the `status` column (the API's `status` enum)."""
+MAINTENANCE = "MAINTENANCE"
+"""Never stored: what the status page and /stats show for a monitor a maintenance window covers now
+(healthmon.domain.maintenance); the API keeps `status` and adds `maintenance`."""
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def test_the_spec_declares_every_bound(spec):
     assert set(props["webhook_format"]["enum"]) == {"slack", "json", None}
     assert spec["components"]["schemas"]["MonitorCreate"]["additionalProperties"] is False
     statuses = spec["components"]["schemas"]["Monitor"]["properties"]["status"]["enum"]
-    assert statuses == ["UNKNOWN", "UP", "DEGRADED", "DOWN"]
+    assert statuses == ["UNKNOWN", "UP", "DEGRADED", "DOWN", "PAUSED"]
     assert spec["components"]["schemas"]["MonitorPatch"].get("required") is None
     assert (props["max_response_time_ms"]["minimum"], props["max_response_time_ms"]["maximum"]) == (1, 30000)
     assert props["expected_status_codes"]["maxItems"] == 20 and props["assertions"]["maxItems"] == 20

@@ -13,7 +13,8 @@ from tests.webapp.conftest import STEP10, monitor_count
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 OUT_FIELDS = {
     "id", "name", "url", "check_interval", "timeout", "expected_status_code", "webhook_url", "webhook_format",
-    "enabled", "fail_threshold", "success_threshold", "status", "consecutive_failures", "consecutive_successes",
+    "enabled", "fail_threshold", "success_threshold", "status", "paused", "maintenance", "consecutive_failures",
+    "consecutive_successes",
     "status_changed_at", "last_checked_at", "last_status_code", "last_latency_ms", "last_error",
     "last_alert_error", "next_check_at", "skipped_slots", "created_at", "updated_at",
     "expected_status_codes", "assertions", "max_response_time_ms", "consecutive_slow", "consecutive_fast",

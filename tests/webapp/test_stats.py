@@ -30,7 +30,8 @@ def test_a_system_keeping_up_is_not_overloaded(api):
 
     body = api.get("/stats").json
     assert body["overloaded"] is False
-    assert body["monitors"] == {"total": 1, "enabled": 1, "up": 1, "degraded": 0, "down": 0, "unknown": 0}
+    assert body["monitors"] == {"total": 1, "enabled": 1, "up": 1, "degraded": 0, "down": 0, "unknown": 0, "paused": 0,
+                                "maintenance": 0}
     assert body["schedule"]["pending_checks"] == 1 and body["schedule"]["behind"] == 0
     assert body["schedule"]["overdue"] == 0
     assert body["results"]["last_minute"] == 1

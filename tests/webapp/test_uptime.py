@@ -98,7 +98,8 @@ def test_summary_counts_statuses_and_names_the_worst(api, ro):
     _results(b, now, 30, fail_every=2)
     database.close()
     body = ro.get("/summary").get_json()
-    assert body["monitors"] == {"total": 4, "up": 1, "degraded": 1, "down": 1, "unknown": 0, "disabled": 1}
+    assert body["monitors"] == {"total": 4, "up": 1, "degraded": 1, "down": 1, "unknown": 0, "paused": 0,
+                                "maintenance": 0, "disabled": 1}
     assert [d["name"] for d in body["down_now"]] == ["b"] and body["down_now"][0]["down_for_seconds"] >= 1700
     assert [(w["name"], w["uptime_percent"]) for w in body["worst_uptime_24h"]] == [("b", 50.0), ("a", 100.0)]
 
