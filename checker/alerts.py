@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from urllib.parse import urlsplit, urlunsplit
 
+from healthmon.domain.reminders import StillDown
 from healthmon.domain.status import Transition
 from healthmon.domain.tls import FINGERPRINT_SHOWN, TlsWarning
 
@@ -75,7 +76,7 @@ def human_duration(seconds: float) -> str:
     return " ".join(f"{n}{u}" for n, u in units[:2])
 
 
-def _slack_escape(text: str) -> str:
+def slack_escape(text: str) -> str:
     """Slack parses &, < and > as markup in text (`<!channel>` pings everyone); escape them as Slack asks."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -88,8 +89,8 @@ def clip(text: str, limit: int) -> str:
 def slack_text(transition: Transition) -> str:
     """The guide's notification text for `transition`."""
     return SLACK_TEXT.format(
-        name=_slack_escape(transition.name),
-        url=_slack_escape(display_url(transition.url)),
+        name=slack_escape(transition.name),
+        url=slack_escape(display_url(transition.url)),
         old=transition.from_status,
         new=transition.to_status,
         time=format_time(transition.at),
@@ -113,19 +114,19 @@ def slack_payload(transition: Transition) -> dict:
         {
             "type": "section",
             "fields": [
-                field("Name", _slack_escape(transition.name)),
-                field("URL", _slack_escape(display_url(transition.url))),
+                field("Name", slack_escape(transition.name)),
+                field("URL", slack_escape(display_url(transition.url))),
                 field("Change", f"{transition.from_status} -> {transition.to_status}"),
                 field("Time", format_time(transition.at)),
             ],
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": clip(
-            f"*Reason:* {_slack_escape(reason_detail(transition))}", SLACK_FIELD_MAX)}},
+            f"*Reason:* {slack_escape(reason_detail(transition))}", SLACK_FIELD_MAX)}},
     ]
     if transition.down_for_seconds is not None:
         text = f"Down for {human_duration(transition.down_for_seconds)}"
         if transition.first_error:
-            text += f"; first error: {_slack_escape(transition.first_error)}"
+            text += f"; first error: {slack_escape(transition.first_error)}"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SLACK_FIELD_MAX)}]})
     return {"text": slack_text(transition), "blocks": blocks}
 
@@ -147,13 +148,20 @@ def json_payload(transition: Transition) -> dict:
     }
 
 
-def render(event: Transition | TlsWarning, webhook_format: str) -> str:
+def render(event: Transition | TlsWarning | StillDown, webhook_format: str) -> str:
     """The JSON body to POST for `webhook_format` ("slack" or "json"). Raises ValueError otherwise."""
-    tls = isinstance(event, TlsWarning)
+    from checker import alerts_reminders  # it builds on this module's helpers
+
+    if isinstance(event, StillDown):
+        slack, generic = alerts_reminders.slack_payload, alerts_reminders.json_payload
+    elif isinstance(event, TlsWarning):
+        slack, generic = tls_slack_payload, tls_json_payload
+    else:
+        slack, generic = slack_payload, json_payload
     if webhook_format == "slack":
-        body = tls_slack_payload(event) if tls else slack_payload(event)
+        body = slack(event)
     elif webhook_format == "json":
-        body = tls_json_payload(event) if tls else json_payload(event)
+        body = generic(event)
     else:
         raise ValueError(f"unknown webhook format {webhook_format!r}")
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -169,6 +177,10 @@ def tls_event_id(warning_id: int) -> int:
 
 def idempotency_key(event_id: int) -> str:
     """The Idempotency-Key header of an outbox row: one value per state change or TLS warning, never shared."""
+    from checker import alerts_reminders
+
+    if alerts_reminders.is_notice_event(event_id):
+        return f"healthmon-notice-{-event_id - alerts_reminders.NOTICE_EVENT_BASE}"
     if event_id < 0:
         return f"healthmon-tls-warning-{-event_id}"
     return f"healthmon-event-{event_id}"
@@ -191,8 +203,8 @@ def tls_level_note(warning: TlsWarning) -> str:
 
 def tls_slack_text(warning: TlsWarning) -> str:
     return TLS_SLACK_TEXT.format(
-        name=_slack_escape(warning.name),
-        url=_slack_escape(display_url(warning.url)),
+        name=slack_escape(warning.name),
+        url=slack_escape(display_url(warning.url)),
         expires=format_time(warning.expires_at),
         left=expires_in(warning.seconds_left),
         time=format_time(warning.at),
@@ -208,8 +220,8 @@ def tls_slack_payload(warning: TlsWarning) -> dict:
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": TLS_SLACK_TITLE, "emoji": True}},
             {"type": "section", "fields": [
-                field("Name", _slack_escape(warning.name)),
-                field("URL", _slack_escape(display_url(warning.url))),
+                field("Name", slack_escape(warning.name)),
+                field("URL", slack_escape(display_url(warning.url))),
                 field("Expires", f"{format_time(warning.expires_at)} ({expires_in(warning.seconds_left)})"),
                 field("Certificate (SHA-256)", f"`{warning.fingerprint_sha256[:FINGERPRINT_SHOWN]}…`"),
             ]},

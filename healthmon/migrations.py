@@ -107,6 +107,15 @@ def _v8_channels(db: pw.Database) -> None:
     AlertOutbox._schema.create_indexes(safe=True)
 
 
+def _v11_reminders(db: pw.Database) -> None:
+    """Reminders and escalation while DOWN: three monitor columns and the notices sent."""
+    from healthmon.models import DownNotice
+
+    for column in ("reminder_minutes", "escalation_minutes", "escalation_channel_id"):
+        add_column_if_missing(db, "monitors", column, pw.IntegerField(null=True))
+    db.create_tables([DownNotice], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
@@ -120,6 +129,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (7, "id_high_water: SQLite never gives the id of a deleted monitor or state change again", _v7_id_high_water),
     (8, "channels and monitor_channels; alert_outbox.channel_id and destination, unique per (event, channel)",
      _v8_channels),
+    (11, "monitors: reminder_minutes, escalation_minutes, escalation_channel_id; down_notices", _v11_reminders),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

@@ -112,6 +112,13 @@ class Monitor(BaseModel):
     tls_observed_at = pw.DateTimeField(null=True)
     tls_warned_days = pw.IntegerField(null=True)
     tls_warned_at = pw.DateTimeField(null=True)
+    # While DOWN (healthmon.domain.reminders; migration 11): a reminder every `reminder_minutes` (None: never),
+    # and after `escalation_minutes` one alert to the channel `escalation_channel_id` (None: no escalation).
+    # A plain id, not a foreign key (SQLite cannot add one to an existing table): deleting the channel clears
+    # it (webapp/channel_service.py).
+    reminder_minutes = pw.IntegerField(null=True)
+    escalation_minutes = pw.IntegerField(null=True)
+    escalation_channel_id = pw.IntegerField(null=True)
 
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
@@ -192,7 +199,7 @@ class AlertOutbox(BaseModel):
     address and secrets when it sends; `webhook_format` is the channel type the payload was rendered for.
     """
 
-    event_id = pw.IntegerField()
+    event_id = pw.BigIntegerField()
     channel_id = pw.IntegerField(default=0)
     monitor_id = pw.IntegerField()
     destination = pw.TextField()
@@ -282,6 +289,24 @@ class MonitorChannel(BaseModel):
     class Meta:
         table_name = "monitor_channels"
         primary_key = pw.CompositeKey("monitor", "channel")
+
+
+class DownNotice(BaseModel):
+    """A reminder or an escalation sent about one incident (healthmon.domain.reminders): unique per (monitor,
+    incident start, kind, number), and written in the transaction of its outbox rows, whose event_id is
+    checker.outbox.notice_event_id(id). Two schedulers, or a step repeated after a crash, cannot send one
+    twice. A recovery reads it to know the incident was escalated."""
+
+    id = NeverReusedAutoField()
+    monitor = pw.ForeignKeyField(Monitor, backref="down_notices", on_delete="CASCADE")
+    incident_at = pw.DateTimeField()  # the monitor's status_changed_at when it went DOWN
+    kind = pw.CharField(max_length=16)  # reminder, escalation
+    number = pw.IntegerField()  # reminder n (n periods into the incident); 0 for the escalation
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "down_notices"
+        indexes = ((("monitor", "incident_at", "kind", "number"), True),)
 
 
 class QueueMessage(BaseModel):
@@ -398,5 +423,5 @@ def preload_channel_ids(monitors: list[Monitor]) -> list[Monitor]:
 
 
 MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job, TlsWarning,
-          IdHighWater, Channel, MonitorChannel)
+          IdHighWater, Channel, MonitorChannel, DownNotice)
 """Every application table, in creation order (SchemaMigration is managed by migrations.py)."""
