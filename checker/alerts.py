@@ -15,6 +15,7 @@ import json
 from urllib.parse import urlsplit, urlunsplit
 
 from healthmon.domain.maintenance import MaintenanceChange
+from healthmon.domain.reminders import StillDown
 from healthmon.domain.status import Transition
 from healthmon.domain.tls import FINGERPRINT_SHOWN, TlsWarning
 
@@ -76,7 +77,7 @@ def human_duration(seconds: float) -> str:
     return " ".join(f"{n}{u}" for n, u in units[:2])
 
 
-def _slack_escape(text: str) -> str:
+def slack_escape(text: str) -> str:
     """Slack parses &, < and > as markup in text (`<!channel>` pings everyone); escape them as Slack asks."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -89,8 +90,8 @@ def clip(text: str, limit: int) -> str:
 def slack_text(transition: Transition) -> str:
     """The guide's notification text for `transition`."""
     return SLACK_TEXT.format(
-        name=_slack_escape(transition.name),
-        url=_slack_escape(display_url(transition.url)),
+        name=slack_escape(transition.name),
+        url=slack_escape(display_url(transition.url)),
         old=transition.from_status,
         new=transition.to_status,
         time=format_time(transition.at),
@@ -114,19 +115,19 @@ def slack_payload(transition: Transition) -> dict:
         {
             "type": "section",
             "fields": [
-                field("Name", _slack_escape(transition.name)),
-                field("URL", _slack_escape(display_url(transition.url))),
+                field("Name", slack_escape(transition.name)),
+                field("URL", slack_escape(display_url(transition.url))),
                 field("Change", f"{transition.from_status} -> {transition.to_status}"),
                 field("Time", format_time(transition.at)),
             ],
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": clip(
-            f"*Reason:* {_slack_escape(reason_detail(transition))}", SLACK_FIELD_MAX)}},
+            f"*Reason:* {slack_escape(reason_detail(transition))}", SLACK_FIELD_MAX)}},
     ]
     if transition.down_for_seconds is not None:
         text = f"Down for {human_duration(transition.down_for_seconds)}"
         if transition.first_error:
-            text += f"; first error: {_slack_escape(transition.first_error)}"
+            text += f"; first error: {slack_escape(transition.first_error)}"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SLACK_FIELD_MAX)}]})
     return {"text": slack_text(transition), "blocks": blocks}
 
@@ -148,20 +149,22 @@ def json_payload(transition: Transition) -> dict:
     }
 
 
-def render(event: Transition | TlsWarning | MaintenanceChange, webhook_format: str) -> str:
+def render(event: Transition | TlsWarning | MaintenanceChange | StillDown, webhook_format: str) -> str:
     """The JSON body to POST for `webhook_format` ("slack" or "json"). Raises ValueError otherwise."""
-    # Imported here: checker.alerts_maintenance builds on this module's helpers.
-    from checker.alerts_maintenance import report_json_payload, report_slack_payload
+    # Imported here: they build on this module's helpers.
+    from checker import alerts_maintenance, alerts_reminders
 
     if webhook_format not in FORMATS:
         raise ValueError(f"unknown webhook format {webhook_format!r}")
-    slack = webhook_format == "slack"
-    if isinstance(event, MaintenanceChange):
-        body = report_slack_payload(event) if slack else report_json_payload(event)
+    if isinstance(event, StillDown):
+        slack, generic = alerts_reminders.slack_payload, alerts_reminders.json_payload
+    elif isinstance(event, MaintenanceChange):
+        slack, generic = alerts_maintenance.report_slack_payload, alerts_maintenance.report_json_payload
     elif isinstance(event, TlsWarning):
-        body = tls_slack_payload(event) if slack else tls_json_payload(event)
+        slack, generic = tls_slack_payload, tls_json_payload
     else:
-        body = slack_payload(event) if slack else json_payload(event)
+        slack, generic = slack_payload, json_payload
+    body = slack(event) if webhook_format == "slack" else generic(event)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -174,10 +177,13 @@ def tls_event_id(warning_id: int) -> int:
 
 
 def idempotency_key(event_id: int) -> str:
-    """The Idempotency-Key header of an outbox row: one value per state change, TLS warning or maintenance
-    report, never shared."""
+    """The Idempotency-Key header of an outbox row: one value per state change, TLS warning, maintenance
+    report, reminder or escalation, never shared (the ranges: checker/outbox.py `event_key`)."""
     from checker.alerts_maintenance import REPORT_EVENT_BASE
+    from checker.alerts_reminders import NOTICE_EVENT_BASE
 
+    if event_id <= -NOTICE_EVENT_BASE:
+        return f"healthmon-notice-{-event_id - NOTICE_EVENT_BASE}"
     if event_id <= -REPORT_EVENT_BASE:
         return f"healthmon-maintenance-report-{-event_id - REPORT_EVENT_BASE}"
     if event_id < 0:
@@ -202,8 +208,8 @@ def tls_level_note(warning: TlsWarning) -> str:
 
 def tls_slack_text(warning: TlsWarning) -> str:
     return TLS_SLACK_TEXT.format(
-        name=_slack_escape(warning.name),
-        url=_slack_escape(display_url(warning.url)),
+        name=slack_escape(warning.name),
+        url=slack_escape(display_url(warning.url)),
         expires=format_time(warning.expires_at),
         left=expires_in(warning.seconds_left),
         time=format_time(warning.at),
@@ -219,8 +225,8 @@ def tls_slack_payload(warning: TlsWarning) -> dict:
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": TLS_SLACK_TITLE, "emoji": True}},
             {"type": "section", "fields": [
-                field("Name", _slack_escape(warning.name)),
-                field("URL", _slack_escape(display_url(warning.url))),
+                field("Name", slack_escape(warning.name)),
+                field("URL", slack_escape(display_url(warning.url))),
                 field("Expires", f"{format_time(warning.expires_at)} ({expires_in(warning.seconds_left)})"),
                 field("Certificate (SHA-256)", f"`{warning.fingerprint_sha256[:FINGERPRINT_SHOWN]}…`"),
             ]},

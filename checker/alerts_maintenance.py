@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from checker.alerts import SLACK_FIELD_MAX, _slack_escape, clip, display_url, format_time
+from checker.alerts import SLACK_FIELD_MAX, clip, display_url, format_time, slack_escape
 from healthmon.domain.maintenance import MaintenanceChange
 
 REPORT_JSON_EVENT = "monitor.maintenance_report"
@@ -37,14 +37,14 @@ def summary(change: MaintenanceChange) -> str:
 
 
 def report_slack_payload(change: MaintenanceChange) -> dict:
-    text = REPORT_SLACK_TEXT.format(name=_slack_escape(change.name), url=_slack_escape(display_url(change.url)),
-                                    summary=_slack_escape(summary(change)), time=format_time(change.at))
+    text = REPORT_SLACK_TEXT.format(name=slack_escape(change.name), url=slack_escape(display_url(change.url)),
+                                    summary=slack_escape(summary(change)), time=format_time(change.at))
     changes = f"{change.changes} state change{'s' if change.changes != 1 else ''} recorded during the window"
     return {"text": text, "blocks": [
         {"type": "header", "text": {"type": "plain_text", "text": REPORT_SLACK_TITLE, "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": clip(
-            f"*{_slack_escape(change.name)}* ({_slack_escape(display_url(change.url))})\n"
-            f"{_slack_escape(summary(change))}", SLACK_FIELD_MAX)}},
+            f"*{slack_escape(change.name)}* ({slack_escape(display_url(change.url))})\n"
+            f"{slack_escape(summary(change))}", SLACK_FIELD_MAX)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": changes + "; their alerts were held back."}]},
     ]}
 

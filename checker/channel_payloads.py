@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from checker import alerts_maintenance, alerts_reminders
 from checker.alerts import (
     SLACK_TEXT,
     SLACK_TITLE,
@@ -31,10 +32,12 @@ from checker.alerts import (
     tls_json_payload,
     tls_level_note,
 )
+from healthmon.domain.maintenance import MaintenanceChange
+from healthmon.domain.reminders import StillDown
 from healthmon.domain.status import DEGRADED, DOWN, UNKNOWN, UP, Transition
 from healthmon.domain.tls import FINGERPRINT_SHOWN, TlsWarning
 
-Event = Transition | TlsWarning
+Event = Transition | TlsWarning | StillDown | MaintenanceChange
 
 DISCORD_CONTENT_MAX, DISCORD_TITLE_MAX, DISCORD_FIELD_MAX, DISCORD_TOTAL_MAX = 2000, 256, 1024, 6000
 """Discord's limits: message content, embed title, field value, and all of an embed's text together. An
@@ -54,7 +57,7 @@ EMAIL_SUBJECT_MAX = 250
 
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _DISCORD_MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
-_DISCORD_FREE_TEXT = ("Name", "Reason", "First error")
+_DISCORD_FREE_TEXT = ("Name", "Reason", "First error", "Last error")
 """Facts whose values someone typed or a server sent: escaped for Discord (a URL or a time is not)."""
 
 
@@ -67,6 +70,10 @@ def one_line(text: str) -> str:
 def headline(event: Event) -> str:
     """`DOWN: Google Homepage`, or `TLS certificate expires in 13 days: Shop`: the e-mail subject without
     its prefix, Discord's content and Teams' title."""
+    if isinstance(event, StillDown):
+        return one_line(alerts_reminders.headline(event))
+    if isinstance(event, MaintenanceChange):
+        return one_line(f"{event.to_status} after maintenance: {event.name}")
     if isinstance(event, TlsWarning):
         return one_line(f"TLS certificate expires {expires_in(event.seconds_left)}: {event.name}")
     return one_line(f"{event.to_status}: {event.name}")
@@ -74,7 +81,13 @@ def headline(event: Event) -> str:
 
 def facts(event: Event) -> list[tuple[str, str]]:
     """(label, value) pairs every format shows: the Slack blocks' facts, values on one line."""
-    if isinstance(event, TlsWarning):
+    if isinstance(event, StillDown):
+        rows = alerts_reminders.facts(event)
+    elif isinstance(event, MaintenanceChange):
+        rows = [("Name", event.name), ("URL", display_url(event.url)),
+                ("Change", f"{event.from_status} -> {event.to_status}"), ("Time", format_time(event.at)),
+                ("Reason", alerts_maintenance.summary(event))]
+    elif isinstance(event, TlsWarning):
         rows = [
             ("Name", event.name),
             ("URL", display_url(event.url)),
@@ -97,6 +110,19 @@ def facts(event: Event) -> list[tuple[str, str]]:
     return [(label, one_line(value) or "-") for label, value in rows]
 
 
+def _title(event: Event) -> str:
+    if isinstance(event, StillDown):
+        return alerts_reminders.title(event)
+    if isinstance(event, MaintenanceChange):
+        return alerts_maintenance.REPORT_SLACK_TITLE
+    return TLS_SLACK_TITLE if isinstance(event, TlsWarning) else SLACK_TITLE
+
+
+def _status(event: Transition | StillDown) -> str:
+    """The status a message is coloured by: the new one, or DOWN for a notice about an open incident."""
+    return DOWN if isinstance(event, StillDown) else event.to_status
+
+
 # ---- Discord -------------------------------------------------------------------------------------------
 
 
@@ -111,13 +137,13 @@ def discord_payload(event: Event) -> dict:
     fields, coloured by the new status (DOWN red, UP green, DEGRADED and TLS warnings amber), and
     `allowed_mentions: {"parse": []}` so nothing in it pings anyone."""
     tls = isinstance(event, TlsWarning)
-    inline = {"Change", "Time", "Down for", "Expires", "Certificate (SHA-256)"}
+    inline = {"Change", "Time", "Down for", "Down since", "Expires", "Certificate (SHA-256)"}
     fields = [{"name": label, "value": clip(_discord_text(value) if label in _DISCORD_FREE_TEXT else value,
                                             DISCORD_FIELD_MAX), "inline": label in inline}
               for label, value in facts(event)]
     embed: dict = {
-        "title": clip(TLS_SLACK_TITLE if tls else SLACK_TITLE, DISCORD_TITLE_MAX),
-        "color": DISCORD_TLS_COLOUR if tls else DISCORD_COLOURS.get(event.to_status, DISCORD_OTHER_COLOUR),
+        "title": clip(_title(event), DISCORD_TITLE_MAX),
+        "color": DISCORD_TLS_COLOUR if tls else DISCORD_COLOURS.get(_status(event), DISCORD_OTHER_COLOUR),
         "timestamp": format_time(event.at),
         "fields": fields,
     }
@@ -137,7 +163,7 @@ def teams_payload(event: Event) -> dict:
     tls = isinstance(event, TlsWarning)
     body: list[dict] = [
         {"type": "TextBlock", "text": headline(event), "weight": "Bolder", "size": "Medium", "wrap": True,
-         "color": "Warning" if tls else TEAMS_COLOURS.get(event.to_status, "Default")},
+         "color": "Warning" if tls else TEAMS_COLOURS.get(_status(event), "Default")},
         {"type": "FactSet", "facts": [{"title": label, "value": clip(value, TEAMS_FACT_MAX)}
                                       for label, value in facts(event)]},
     ]
@@ -165,13 +191,23 @@ def pagerduty_body(event: Event, severity: str = "critical") -> dict | None:
     To DOWN: trigger with `severity`; to DEGRADED: trigger with "warning"; to UP from DOWN or DEGRADED:
     resolve. UNKNOWN -> UP (a new monitor that works) and any change to UNKNOWN: None, nothing to send. A
     TLS warning: trigger with "warning" under the certificate's own dedup_key (never resolved by healthmon:
-    a renewed certificate is a new fingerprint, so resolve that alert in PagerDuty). Raises ValueError for a
+    a renewed certificate is a new fingerprint, so resolve that alert in PagerDuty). A reminder: None; an
+    escalation: trigger with `severity` under the monitor's dedup_key (the incident's DOWN, if PagerDuty had
+    it, is the same alert), resolved by the recovery. Raises ValueError for a
     severity PagerDuty does not know.
     """
     if severity not in PAGERDUTY_SEVERITIES:
         raise ValueError(f"unknown PagerDuty severity {severity!r}")
+    if isinstance(event, MaintenanceChange):  # what PagerDuty missed during the window, as that change
+        event = Transition(event_id=0, monitor_id=event.monitor_id, name=event.name, url=event.url,
+                           from_status=event.from_status, to_status=event.to_status, at=event.at,
+                           reason=alerts_maintenance.summary(event))
     key = pagerduty_dedup_key(event)
-    if isinstance(event, TlsWarning):
+    if isinstance(event, StillDown):
+        if not event.escalated:  # PagerDuty re-notifies by its own escalation policy, not by our reminders
+            return None
+        summary, details, event_class = headline(event), alerts_reminders.json_payload(event), "monitor.escalated"
+    elif isinstance(event, TlsWarning):
         summary, severity, details = headline(event), "warning", tls_json_payload(event)
         event_class = TLS_JSON_EVENT
     elif event.to_status == UP:
@@ -220,7 +256,9 @@ def email_message(event: Event) -> tuple[str, str]:
     guide's Slack text (unescaped) with the reason and, on a recovery, how long it was down."""
     subject = clip(EMAIL_SUBJECT_PREFIX + headline(event), EMAIL_SUBJECT_MAX)
     values = dict(facts(event))
-    if isinstance(event, TlsWarning):
+    if isinstance(event, StillDown | MaintenanceChange):
+        lines = [_title(event)] + [f"{label}: {value}" for label, value in facts(event)]
+    elif isinstance(event, TlsWarning):
         lines = [TLS_SLACK_TEXT.format(name=values["Name"], url=values["URL"],
                                        expires=format_time(event.expires_at), left=expires_in(event.seconds_left),
                                        time=values["Time"]),

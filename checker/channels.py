@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from checker import alerts, channel_payloads, smtp_client, webhook_client
 from checker.webhook_answers import Answer, judge_response
 from healthmon.db import utcnow
+from healthmon.domain.reminders import StillDown
 from healthmon.domain.status import Transition
 from healthmon.domain.tls import TlsWarning
 from healthmon.netguard import AddressGuard
 from healthmon.redact import redact_text
 from healthmon.settings import Settings
 
-Event = Transition | TlsWarning
+Event = Transition | TlsWarning | StillDown
 SIGNATURE_HEADER = "X-Healthmon-Signature"
 PERMANENT_TRANSPORT_ERRORS = frozenset({"blocked_address", "smtp_refused"})
 """Transport errors no retry can fix: the guard refused the address, or the mail server refused the mail."""

@@ -10,9 +10,9 @@ and secrets when it sends.
 Row key (healthmon.models.AlertOutbox): unique (event_id, channel_id), channel_id MONITOR_WEBHOOK (0) for
 the monitor's webhook_url; `destination` (`Destination.key`) orders and rate-limits deliveries.
 
-Callers: checker/record.py (state changes, TLS warnings). Other event kinds (maintenance summaries,
-reminders, escalations) call `enqueue` too, with destinations from `Fanout` or `destinations_of`; they
-add their event type to `event_key` and to the renderers (checker/alerts.py, checker/channels.py).
+Callers: checker/record.py (state changes, TLS warnings), scheduler/maintenance_reports.py (end-of-window
+reports), scheduler/notices.py (reminders, escalations). A new event kind adds its type to `event_key`
+and to the renderers (checker/alerts.py, checker/channel_payloads.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from checker import alerts, channels
+from checker import alerts, alerts_maintenance, alerts_reminders, channels
 from healthmon import sql
+from healthmon.domain.maintenance import MaintenanceChange
+from healthmon.domain.reminders import StillDown
 from healthmon.domain.status import Transition
 from healthmon.domain.tls import TlsWarning
 from healthmon.models import AlertOutbox
@@ -31,7 +33,7 @@ from healthmon.models import AlertOutbox
 MONITOR_WEBHOOK = 0
 """channel_id of an alert to the monitor's own webhook_url (channel ids start at 1)."""
 
-Event = Transition | TlsWarning
+Event = Transition | TlsWarning | StillDown | MaintenanceChange
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,44 @@ class Fanout:
         return monitor_webhook(webhook_url, webhook_format) + self._links.get(monitor_id, [])
 
 
+_CHANNELS = "SELECT id, type, config FROM channels WHERE id IN ({marks}) ORDER BY id"
+
+
+def channel_destinations(channel_ids: Sequence[int | None]) -> list[Destination]:
+    """The channels with these ids that still exist (an escalation's channel), by id; one query."""
+    ids = sorted({cid for cid in channel_ids if cid})
+    if not ids:
+        return []
+    return [Destination(cid, kind, config=json.loads(config) if config else {})
+            for cid, kind, config in sql.query(_CHANNELS.format(marks=sql.marks(len(ids))), ids)]
+
+
+_ESCALATED = ("SELECT m.escalation_channel_id FROM down_notices d JOIN monitors m ON m.id = d.monitor_id "
+              "WHERE d.monitor_id = ? AND d.incident_at = ? AND d.kind = 'escalation'")
+
+
+def escalated_to(monitor_id: int, incident_at: dt.datetime | None) -> list[Destination]:
+    """Where the incident that began at `incident_at` was escalated (its channel, if it still exists), so
+    its recovery goes there too; empty when it was not. One query: run on recoveries only."""
+    if incident_at is None:
+        return []
+    return channel_destinations([row[0] for row in sql.query(_ESCALATED, (monitor_id, incident_at))])
+
+
 def destinations_of(monitor_id: int, webhook_url: str | None, webhook_format: str | None) -> list[Destination]:
     """One monitor's destinations (one query): for callers outside a recording batch."""
     return Fanout([monitor_id]).of(monitor_id, webhook_url, webhook_format)
 
 
 def event_key(event: Event) -> int:
-    """The outbox event_id: a state change's id, or minus a TLS warning's (alerts.tls_event_id)."""
+    """The outbox event_id. The ranges never meet: a state change's id (positive); minus a TLS warning's id
+    (-1 .. -(2**31 - 1), alerts.tls_event_id); minus (2**31 + id) for a maintenance report
+    (alerts_maintenance.report_event_id); minus (2**40 + id) for a reminder or escalation
+    (alerts_reminders.notice_event_id)."""
+    if isinstance(event, StillDown):
+        return alerts_reminders.notice_event_id(event.notice_id)
+    if isinstance(event, MaintenanceChange):
+        return alerts_maintenance.report_event_id(event.report_id)
     if isinstance(event, TlsWarning):
         return alerts.tls_event_id(event.warning_id)
     if isinstance(event, Transition):

@@ -222,6 +222,8 @@ def _apply(m: _Locked, job: CheckJob, verdict: Verdict, error: str | None, setti
     down_for = first_error = None
     if from_status == DOWN and state.status in ANSWERING and m.status_changed_at is not None:
         down_for = max(int((now - m.status_changed_at).total_seconds()), 0)
+        escalated = [d for d in outbox.escalated_to(m.id, m.status_changed_at) if d not in destinations]
+        destinations = destinations + escalated  # the channel that was told of the incident hears it is over
         if destinations:  # one query per recovery; none when nobody is told
             first_error = safe_text(history.incident_first_error(m.id, m.status_changed_at, "")) or None
     m.status_changed_at = now

@@ -127,6 +127,15 @@ def _v10_tags_and_keys(db: pw.Database) -> None:
     db.create_tables([MonitorTag], safe=True)
 
 
+def _v11_reminders(db: pw.Database) -> None:
+    """Reminders and escalation while DOWN: three monitor columns and the notices sent."""
+    from healthmon.models import DownNotice
+
+    for column in ("reminder_minutes", "escalation_minutes", "escalation_channel_id"):
+        add_column_if_missing(db, "monitors", column, pw.IntegerField(null=True))
+    db.create_tables([DownNotice], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "monitors.pending_slot and skipped_slots (scheduler backpressure)", _v2_backpressure),
@@ -143,6 +152,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (9, "maintenance_windows and maintenance_reports; alert_outbox.event_id 64-bit (pause needs no column)",
      _v9_maintenance),
     (10, "monitors.key (unique) and monitor_tags (tags, indexed by tag)", _v10_tags_and_keys),
+    (11, "monitors: reminder_minutes, escalation_minutes, escalation_channel_id; down_notices", _v11_reminders),
 ]
 """(version, description, function). Append only; never edit a released migration."""
 

@@ -116,6 +116,13 @@ class Monitor(BaseModel):
     tls_observed_at = pw.DateTimeField(null=True)
     tls_warned_days = pw.IntegerField(null=True)
     tls_warned_at = pw.DateTimeField(null=True)
+    # While DOWN (healthmon.domain.reminders; migration 11): a reminder every `reminder_minutes` (None: never),
+    # and after `escalation_minutes` one alert to the channel `escalation_channel_id` (None: no escalation).
+    # A plain id, not a foreign key (SQLite cannot add one to an existing table): deleting the channel clears
+    # it (webapp/channel_service.py).
+    reminder_minutes = pw.IntegerField(null=True)
+    escalation_minutes = pw.IntegerField(null=True)
+    escalation_channel_id = pw.IntegerField(null=True)
 
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
@@ -338,6 +345,24 @@ class MonitorChannel(BaseModel):
         primary_key = pw.CompositeKey("monitor", "channel")
 
 
+class DownNotice(BaseModel):
+    """A reminder or an escalation sent about one incident (healthmon.domain.reminders): unique per (monitor,
+    incident start, kind, number), and written in the transaction of its outbox rows, whose event_id is
+    checker.outbox.notice_event_id(id). Two schedulers, or a step repeated after a crash, cannot send one
+    twice. A recovery reads it to know the incident was escalated."""
+
+    id = NeverReusedAutoField()
+    monitor = pw.ForeignKeyField(Monitor, backref="down_notices", on_delete="CASCADE")
+    incident_at = pw.DateTimeField()  # the monitor's status_changed_at when it went DOWN
+    kind = pw.CharField(max_length=16)  # reminder, escalation
+    number = pw.IntegerField()  # reminder n (n periods into the incident); 0 for the escalation
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "down_notices"
+        indexes = ((("monitor", "incident_at", "kind", "number"), True),)
+
+
 class QueueMessage(BaseModel):
     """The embedded queue backend: SQS semantics (visibility timeout, receive count, dead letter)."""
 
@@ -494,5 +519,6 @@ def preload_channel_ids(monitors: list[Monitor]) -> list[Monitor]:
 
 
 MODELS = (Monitor, CheckResult, StateChange, AlertOutbox, QueueMessage, ApiKey, Rollup, Job, TlsWarning,
-          IdHighWater, Channel, MonitorChannel, MonitorTag, MaintenanceWindow, MaintenanceReport)
+          IdHighWater, Channel, MonitorChannel, MonitorTag, MaintenanceWindow, MaintenanceReport,
+          DownNotice)
 """Every application table, in creation order (SchemaMigration is managed by migrations.py)."""

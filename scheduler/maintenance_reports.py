@@ -22,13 +22,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from checker import alerts
-from checker.alerts_maintenance import report_event_id
+from checker import outbox
 from healthmon import rollups, sql
 from healthmon.db import database, utcnow
 from healthmon.domain.maintenance import MaintenanceChange, Occurrence, Rule, occurrences, status_at
 from healthmon.maintenance import load_rules
-from healthmon.models import AlertOutbox
 from healthmon.redact import redact_text
 
 log = logging.getLogger("healthmon.scheduler")
@@ -54,15 +52,11 @@ class ReportStep:
     reports: list[MaintenanceChange] = field(default_factory=list)
 
 
-def queue_report_alert(change: MaintenanceChange, monitor_id: int, webhook_url: str, webhook_format: str | None,
-                       now: dt.datetime) -> None:
-    """THE outbox write of a maintenance report (and the only one of maintenance windows: suppression
-    writes none). Runs in the transaction that inserted the report's row."""
-    # outbox: one row per destination once channels land
-    fmt = alerts.resolve_format(webhook_url, webhook_format)
-    AlertOutbox.insert(event_id=report_event_id(change.report_id), monitor_id=monitor_id, webhook_url=webhook_url,
-                       webhook_format=fmt, payload=alerts.render(change, fmt), created_at=now,
-                       next_attempt_at=now).execute()
+def queue_report_alert(change: MaintenanceChange, monitor_id: int, webhook_url: str | None,
+                       webhook_format: str | None, now: dt.datetime) -> None:
+    """The outbox rows of a maintenance report, one per destination of the monitor (its webhook_url, its
+    channels: checker/outbox.py), in the transaction that inserted the report's row."""
+    outbox.enqueue(monitor_id, change, outbox.destinations_of(monitor_id, webhook_url, webhook_format), now)
 
 
 def _monitors(rule: Rule) -> list[tuple]:
@@ -112,8 +106,7 @@ def report_occurrence(rule: Rule, occ: Occurrence, now: dt.datetime) -> list[Mai
         during = sum(1 for at, _ in history if occ.start <= at < occ.end)
         change = MaintenanceChange(report_id, monitor_id, name, url, occ.window_id, occ.name, occ.start, occ.end,
                                    before, after, during, now)
-        if webhook_url:
-            queue_report_alert(change, monitor_id, webhook_url, webhook_format, now)
+        queue_report_alert(change, monitor_id, webhook_url, webhook_format, now)
         out.append(change)
     return out
 

@@ -23,6 +23,7 @@ from healthmon.redact import redact_text
 from healthmon.retention import PRUNE_INTERVAL_S, prune
 from healthmon.settings import Settings
 from scheduler import maintenance_reports
+from scheduler.notices import NOTICE_EVERY_S, notice_step
 from scheduler.scheduler import Scheduler
 
 log = logging.getLogger("healthmon.scheduler")
@@ -98,6 +99,15 @@ def _prune(settings: Settings) -> None:
         _drop_connection()
 
 
+def _notices() -> None:
+    """Reminders and escalations (scheduler/notices.py): a failure is logged and retried at the next round."""
+    try:
+        notice_step()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("[NOTICE] step failed (%s): %s", exc.__class__.__name__, _one_line(exc))
+        _drop_connection()
+
+
 def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
     log.info(
         "[SCHEDULER] started: tick=%ss batch=%d queue=%s",
@@ -106,7 +116,7 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
     failures = 0
     enqueued, summary_at = 0, time.monotonic() + SUMMARY_EVERY
     skipped_before, warned_at = scheduler.skipped, None
-    prune_at = time.monotonic()
+    prune_at = notices_at = time.monotonic()
     rollup_job, report_job = rollups.Periodic(), maintenance_reports.Periodic()
     while not stop.requested:
         started = time.monotonic()
@@ -115,6 +125,9 @@ def _loop(settings: Settings, scheduler: Scheduler, stop: _Stop) -> None:
         if started >= prune_at:
             prune_at = started + PRUNE_INTERVAL_S
             _prune(settings)
+        if started >= notices_at:
+            notices_at = started + NOTICE_EVERY_S
+            _notices()
         try:
             sent = scheduler.tick()
         except Exception as exc:  # noqa: BLE001 - any failure is retried; the loop must survive

@@ -17,7 +17,7 @@ import peewee as pw
 from checker import channels as kinds
 from checker.alerts import format_time
 from healthmon.db import database, utcnow
-from healthmon.models import Channel
+from healthmon.models import Channel, Monitor
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.settings import Settings
 from webapp import channel_config
@@ -113,6 +113,9 @@ def delete_channel(channel_id: int) -> bool:
     if not 0 < channel_id <= MAX_ID:
         return False
     with database.atomic():
+        # Monitors escalating to it escalate no more (escalation_minutes alone is refused on an edit).
+        (Monitor.update(escalation_channel_id=None, escalation_minutes=None)
+         .where(Monitor.escalation_channel_id == channel_id).execute())
         return Channel.delete().where(Channel.id == channel_id).execute() > 0
 
 

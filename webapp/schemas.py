@@ -21,6 +21,7 @@ from healthmon.domain.status import STORED_STATUSES
 from healthmon.redact import mask_webhook_url, redact_text
 from webapp.request_schemas import RequestOptionsOutput, request_field_specs
 from webapp.schema_checks import ASSERTION_EXAMPLES, check_field_specs
+from webapp.schema_reminders import reminder_field_specs
 from webapp.schema_tls import tls_field_specs
 from webapp.urls import UrlProblem, normalise_url
 
@@ -297,6 +298,7 @@ def _field_specs(patch: bool) -> dict[str, fields.Field]:
         **check_field_specs(opt, doc),
         **request_field_specs(patch, StrictBoolean),
         **tls_field_specs(opt, doc),
+        **reminder_field_specs(opt, doc),
     }
 
 
@@ -491,6 +493,9 @@ class MonitorSchema(RequestOptionsOutput):
     webhook_format = fields.String(allow_none=True, required=True, validate=validate.OneOf(WEBHOOK_FORMATS))
     channels = fields.List(fields.Integer(), required=True, attribute="channel_ids", metadata={
         "description": "Ids of the channels that get this monitor's alerts (ascending)."})
+    reminder_minutes = fields.Integer(allow_none=True, required=True)
+    escalation_minutes = fields.Integer(allow_none=True, required=True)
+    escalation_channel = fields.Integer(allow_none=True, required=True, attribute="escalation_channel_id")
     enabled = fields.Boolean(required=True)
     fail_threshold = fields.Integer(allow_none=True, required=True)
     success_threshold = fields.Integer(allow_none=True, required=True)

@@ -34,7 +34,7 @@ from healthmon.domain import lifecycle, tls
 from healthmon.domain import request as request_options
 from healthmon.domain.status import MonitorState
 from healthmon.ids import fresh_id, fresh_ids
-from healthmon.models import CheckResult, Monitor, MonitorTag, StateChange, preload_channel_ids
+from healthmon.models import Channel, CheckResult, Monitor, MonitorTag, StateChange, preload_channel_ids
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.redact import mask_webhook_url
 from webapp.schemas import MASK_MARK, timeout_error
@@ -164,6 +164,17 @@ def _link_channels(monitors: list[Monitor], lists: list[list[int]], indexed: boo
         monitor._channel_ids = sorted(ids)
 
 
+def check_escalation(minutes: int | None, channel_id: int | None) -> None:
+    """Raises FieldProblem(400) naming the field unless escalation_minutes and escalation_channel come together
+    and the channel exists (an escalation needs both: where to, and when)."""
+    if (minutes is None) != (channel_id is None):
+        missing, given = (("escalation_channel", "escalation_minutes") if channel_id is None
+                          else ("escalation_minutes", "escalation_channel"))
+        raise FieldProblem(400, missing, f"required with {given}")
+    if channel_id is not None and not Channel.select().where(Channel.id == channel_id).exists():
+        raise FieldProblem(400, "escalation_channel", f"channel {channel_id} does not exist")
+
+
 def get_monitor(monitor_id: int) -> Monitor | None:
     if not 0 < monitor_id <= MAX_ID:
         return None
@@ -181,6 +192,7 @@ def create_monitor(data: dict, now: dt.datetime | None = None) -> Monitor:
     fields = {k: v for k, v in data.items() if k != "tags"}
     with _key_conflicts_as_409(), database.atomic():
         _check_keys_free([fields.get("key")])
+        check_escalation(fields.get("escalation_minutes"), fields.get("escalation_channel_id"))
         monitor = Monitor.create(
             **fields, **fresh_id(Monitor), status=lifecycle.NEW.status, next_check_at=now,
             created_at=now, updated_at=now,
@@ -267,6 +279,12 @@ def create_monitors(items: list[dict], now: dt.datetime | None = None) -> list[M
     ids: list[int] = []
     with _key_conflicts_as_409(), database.atomic():
         _check_keys_free([item.get("key") for item in items], by_index=True)
+        for index, item in enumerate(items):
+            if item.get("escalation_minutes") is not None or item.get("escalation_channel_id") is not None:
+                try:
+                    check_escalation(item.get("escalation_minutes"), item.get("escalation_channel_id"))
+                except FieldProblem as problem:
+                    raise problem.within(str(index)) from None
         fresh = fresh_ids(Monitor, len(rows))
         if fresh:
             rows = [{"id": mid, **row} for mid, row in zip(fresh, rows, strict=True)]
@@ -323,6 +341,9 @@ def update_monitor(monitor_id: int, changes: dict, now: dt.datetime | None = Non
             field = "timeout" if "timeout" in changes else "check_interval"
             stored = "check_interval" if field == "timeout" else "timeout"
             raise FieldProblem(409, field, f"{message} ({stored} is the stored value; send both to change both)")
+        if "escalation_minutes" in changes or "escalation_channel_id" in changes:
+            check_escalation(changes.get("escalation_minutes", monitor.escalation_minutes),
+                             changes.get("escalation_channel_id", monitor.escalation_channel_id))
 
         changed = {k for k, v in changes.items() if getattr(monitor, k) != v}
         was_enabled, old_status = monitor.enabled, monitor.status
