@@ -19,7 +19,7 @@ OUT_FIELDS = {
     "last_alert_error", "next_check_at", "skipped_slots", "created_at", "updated_at",
     "expected_status_codes", "assertions", "max_response_time_ms", "consecutive_slow", "consecutive_fast",
     "method", "headers", "body", "auth", "follow_redirects", "verify_tls", "user_agent", "warnings",
-    "tls_expiry_days", "tls", "key", "tags", "channels",
+    "tls_expiry_days", "tls", "key", "tags", "channels", "reminder_minutes", "escalation_minutes", "escalation_channel",
 }
 PUT_EXAMPLE = {  # the guide's "Update Monitor" body
     "name": "Updated Name",
