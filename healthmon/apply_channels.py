@@ -51,12 +51,19 @@ def apply(cfg: ConfigFile, remote, dry_run: bool, prune: bool, out: TextIO) -> d
     channel there is (or, in a dry run, already was)."""
     from healthmon.apply import ApiError
 
-    names = {n for m in cfg.monitors for n in m.get("channels", [])}
+    names = {n for m in cfg.monitors for n in linked_names(m)}
     if not cfg.channels and not names and not prune:
         return {}
     current = {c["name"]: c for c in remote.paged("/channels")}
     ids = {name: c["id"] for name, c in current.items()}
     declared = {c["name"] for c in cfg.channels}
+    # Before any change: a monitor naming a channel that will not exist fails the apply with nothing changed.
+    available = declared if prune else declared | set(current)
+    unknown = [(i, field, n) for i, m in enumerate(cfg.monitors) for field, n in linked_fields(m)
+               if n not in available]
+    if unknown:
+        raise ConfigError([cfg.problem(("monitors", i, field), f"no channel named {n!r} (declare it under "
+                                       "channels:)") for i, field, n in unknown])
     for index, channel in enumerate(cfg.channels):
         body = {"name": channel["name"], "type": channel["type"], "config": channel.get("config") or {}}
         existing = current.get(channel["name"])
@@ -84,11 +91,6 @@ def apply(cfg: ConfigFile, remote, dry_run: bool, prune: bool, out: TextIO) -> d
                 if not dry_run:
                     remote.call("DELETE", f"/channels/{channel['id']}")
                 ids.pop(name, None)
-    unknown = [(i, n) for i, m in enumerate(cfg.monitors) for n in m.get("channels", [])
-               if n not in ids and not (dry_run and n in declared)]
-    if unknown:
-        raise ConfigError([cfg.problem(("monitors", i, "channels"), f"no channel named {n!r} (declare it under "
-                                       "channels:)") for i, n in unknown])
     pending = sorted(n for n in names if n not in ids)
     if pending:
         print(f"  (dry run: {', '.join(pending)} not created yet; monitors linking them are planned without them)",
@@ -96,24 +98,44 @@ def apply(cfg: ConfigFile, remote, dry_run: bool, prune: bool, out: TextIO) -> d
     return ids
 
 
+def linked_fields(monitor: dict) -> list[tuple[str, str]]:
+    """(field, channel name) of every channel a file's monitor names: its `channels`, its escalation_channel."""
+    out = [("channels", n) for n in monitor.get("channels", [])]
+    if monitor.get("escalation_channel") is not None:
+        out.append(("escalation_channel", monitor["escalation_channel"]))
+    return out
+
+
+def linked_names(monitor: dict) -> list[str]:
+    return [name for _, name in linked_fields(monitor)]
+
+
 def with_channel_ids(cfg: ConfigFile, index: int, monitor: dict, ids: dict[str, int]) -> dict:
-    """The monitor as POST /apply takes it: channel names as ids (names with no id yet left out)."""
+    """The monitor as POST /apply takes it: channel names as ids (names with no id yet left out; in a dry run
+    an escalation to a channel not created yet is planned without its escalation)."""
     from healthmon.config_file import monitor_body
 
     body = monitor_body(monitor)
     if ids or monitor.get("channels"):
         body["channels"] = [ids[n] for n in monitor.get("channels", []) if n in ids]
+    escalation = monitor.get("escalation_channel")
+    if escalation is not None:
+        body["escalation_channel"] = ids.get(escalation)
+        if body["escalation_channel"] is None:
+            body["escalation_minutes"] = None
     return body
 
 
 def export(remote, monitors: list[dict]) -> list[dict] | None:
     """Every channel (None when there are none and no monitor links one: the file then has no section)."""
     channels = remote.paged("/channels")
-    return channels if channels or any(m.get("channels") for m in monitors) else None
+    return channels if channels or any(m.get("channels") or m.get("escalation_channel") for m in monitors) else None
 
 
 def with_channel_names(document: dict, monitor: dict, channels: list[dict]) -> dict:
     names = {c["id"]: c["name"] for c in channels}
+    if monitor.get("escalation_channel") in names:
+        document["escalation_channel"] = names[monitor["escalation_channel"]]
     if monitor.get("channels"):
         document["channels"] = [names[i] for i in monitor["channels"] if i in names]
     document.pop("channels", None) if not monitor.get("channels") else None

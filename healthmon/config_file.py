@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-MONITOR_FIELDS_LOCAL = ("channels",)
-"""Fields of a monitor the file has beyond the API's monitor fields: channel names, mapped to ids by apply."""
+MONITOR_FIELDS_LOCAL = ("channels", "escalation_channel")
+"""Fields of a monitor whose file form differs from the API's: channel names instead of ids, mapped by apply."""
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
 TOP_LEVEL = ("defaults", "monitors", "channels")
@@ -179,8 +179,12 @@ def split_path(dotted: str) -> tuple:
 
 
 def monitor_body(monitor: dict) -> dict:
-    """What the API takes of a file's monitor (channel names are mapped to ids by apply)."""
-    return {k: v for k, v in monitor.items() if k not in MONITOR_FIELDS_LOCAL}
+    """What the API takes of a file's monitor (channel names are mapped to ids by apply). For the local check,
+    an escalation channel's name stands as a placeholder id: the pair rule is the API's."""
+    body = {k: v for k, v in monitor.items() if k not in MONITOR_FIELDS_LOCAL}
+    if monitor.get("escalation_channel") is not None:
+        body["escalation_channel"] = 1
+    return body
 
 
 def validate(cfg: ConfigFile) -> None:
@@ -207,6 +211,9 @@ def validate(cfg: ConfigFile) -> None:
         names = monitor.get("channels", [])
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             problems.append(cfg.problem(("monitors", index, "channels"), "must be a list of channel names"))
+        escalation = monitor.get("escalation_channel")
+        if escalation is not None and not isinstance(escalation, str):
+            problems.append(cfg.problem(("monitors", index, "escalation_channel"), "must be a channel name"))
     names_seen: dict[object, int] = {}
     for index, channel in enumerate(cfg.channels):
         path = ("channels", index)

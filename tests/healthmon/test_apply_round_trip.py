@@ -118,3 +118,48 @@ def test_export_then_apply_changes_nothing(remote, tmp_path, monkeypatch):
     assert (code, plan, err) == (0, "No changes: 3 monitors as declared.\n", "")
     assert Monitor.get(Monitor.name == "No key").key is None  # monitor-<id> matched it, stored nothing
     assert Monitor.get(Monitor.name == "No key").headers["Authorization"] == "Basic c2VjcmV0"
+
+
+CHANNELS_FILE = """\
+channels:
+  - name: ops
+    type: slack
+    config: {webhook_url: "${HOOK}"}
+  - name: oncall
+    type: webhook
+    config: {url: "https://hooks.example.com/oncall", secret: "${TOKEN}-0123456789"}
+monitors:
+  - key: shop
+    name: Shop
+    url: https://shop.example.com/
+    channels: [ops]
+    reminder_minutes: 60
+    escalation_minutes: 30
+    escalation_channel: oncall
+"""
+
+
+def test_channels_are_matched_by_name_and_monitors_link_them_and_escalate_by_name(remote, tmp_path, monkeypatch):
+    code, out, err = _apply(remote, tmp_path, CHANNELS_FILE, monkeypatch)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:3] == ["+ create channel ops", "+ create channel oncall", "+ create monitor shop"]
+    channels = {c["name"]: c["id"] for c in remote.paged("/channels")}
+    shop = Monitor.get(Monitor.key == "shop")
+    assert shop.channel_ids == [channels["ops"]] and shop.escalation_channel_id == channels["oncall"]
+    assert _apply(remote, tmp_path, CHANNELS_FILE, monkeypatch)[1] == "No changes: 1 monitors as declared.\n"
+
+    exported = io.StringIO()
+    assert apply.run_export(remote, out=exported) == 0
+    text = exported.getvalue()
+    assert "escalation_channel: oncall" in text and "SECRET" not in text
+    assert _apply(remote, tmp_path, text, monkeypatch, prune=True)[:2] == (0, "No changes: 1 monitors as declared.\n")
+    assert Monitor.get(Monitor.key == "shop").escalation_channel_id == channels["oncall"]
+
+
+def test_a_monitor_naming_an_undeclared_channel_is_an_error_at_its_line(remote, tmp_path, monkeypatch):
+    text = CHANNELS_FILE.replace("escalation_channel: oncall", "escalation_channel: pager")
+    code, out, err = _apply(remote, tmp_path, text, monkeypatch)
+    assert code == 1
+    assert err.splitlines() == ["monitors.yaml:15: monitors[0].escalation_channel: no channel named 'pager' "
+                                "(declare it under channels:)"]
+    assert Monitor.select().count() == 0 and remote.paged("/channels") == []  # nothing created before the error
