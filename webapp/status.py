@@ -315,6 +315,11 @@ def _banner(monitors: list) -> str:
         f'<p class="mute">{quiet} {of} in maintenance: checked, alerts held back until it ends</p>' if quiet else "")
 
 
+def _quiet_label(status: str) -> str:
+    """A word beside the name of a monitor that is not alerting: its dot's colour alone would not say why."""
+    return f'<span class="chip">{status.lower()}</span> ' if status in (PAUSED, MAINTENANCE) else ""
+
+
 def _group_heading(tag: str | None, monitors: list) -> str:
     down = sum(1 for m in monitors if m[3] == "DOWN")
     count = f'{len(monitors)} monitor{"s" if len(monitors) != 1 else ""}' + (f" · {down} down" if down else "")
@@ -373,7 +378,7 @@ def render_overview(now: dt.datetime | None = None, tag: str | None = None) -> R
             d, m = day.get(monitor_id), month.get(monitor_id)
             parts.append(
                 f'<div class="mon"><div class="name"><span class="dot {status}" title="{status}"></span>'
-                f'<a href="/status/{monitor_id}">{escape(name)}</a> '
+                f'<a href="/status/{monitor_id}">{escape(name)}</a> {_quiet_label(status)}'
                 f'<span class="mute">{escape(host_of(url))}</span></div>'
                 f'<div class="num"><span class="mute">24 h</span> {_pct(d.uptime_percent if d else None)}</div>'
                 f'<div class="num"><span class="mute">30 d</span> {_pct(m.uptime_percent if m else None)}</div>'

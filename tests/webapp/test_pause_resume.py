@@ -63,3 +63,11 @@ def test_pause_needs_a_read_write_key_and_an_existing_monitor(api, app, ro_key):
     assert ro_api.post(f"/monitors/{m['id']}/pause").status_code == 403
     assert api.post("/monitors/999999/pause").status_code == 404
     assert api.post("/monitors/999999/resume").status_code == 404
+
+
+def test_the_status_page_says_a_paused_monitor_is_paused(api):
+    m = create(api)
+    assert 'class="chip">paused<' not in api.get("/status").get_data(as_text=True)
+    api.post(f"/monitors/{m['id']}/pause")
+    page = api.get("/status").get_data(as_text=True)
+    assert 'class="dot PAUSED"' in page and 'class="chip">paused<' in page
