@@ -15,8 +15,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from healthmon import maintenance
 from healthmon.db import database, utcnow
 from healthmon.domain import cron
-from healthmon.domain.maintenance import MAX_DURATION_MINUTES, WEEKDAY_NAMES, next_occurrences
+from healthmon.domain.maintenance import (
+    MAX_DURATION_MINUTES,
+    WEEKDAY_NAMES,
+    Occurrence,
+    Rule,
+    next_occurrences,
+    on_at,
+    shortest_gap,
+    weekly_cron,
+)
 from healthmon.models import MaintenanceWindow, Monitor
+from scheduler.maintenance_reports import report_occurrence
 from webapp.service import MAX_ID, FieldProblem
 
 NEXT_SHOWN = 3
@@ -53,8 +63,9 @@ def normalise_recurrence(spec) -> dict:
             raise _problem("recurrence.cron", str(exc)) from None
         if "duration_minutes" not in spec:
             raise _problem("recurrence.duration_minutes", "required")
-        return {"cron": " ".join(spec["cron"].split()),
-                "duration_minutes": _duration(spec["duration_minutes"], "recurrence.duration_minutes")}
+        duration = _duration(spec["duration_minutes"], "recurrence.duration_minutes")
+        _no_overlap(spec["cron"], duration, "recurrence.duration_minutes")
+        return {"cron": " ".join(spec["cron"].split()), "duration_minutes": duration}
     _only(spec, {"weekly"}, "recurrence")
     weekly = spec["weekly"]
     if not isinstance(weekly, dict):
@@ -75,8 +86,18 @@ def normalise_recurrence(spec) -> dict:
     except ValueError:
         raise _problem("recurrence.weekly.start", "must be a local time HH:MM (00:00-23:59)") from None
     ordered = [d for d in WEEKDAY_NAMES if d in {x.lower() for x in days}]
-    return {"weekly": {"days": ordered, "start": start,
-                       "duration_minutes": _duration(weekly["duration_minutes"], "recurrence.weekly.duration_minutes")}}
+    duration = _duration(weekly["duration_minutes"], "recurrence.weekly.duration_minutes")
+    _no_overlap(weekly_cron(ordered, start), duration, "recurrence.weekly.duration_minutes")
+    return {"weekly": {"days": ordered, "start": start, "duration_minutes": duration}}
+
+
+def _no_overlap(expression: str, duration: int, field: str) -> None:
+    """A recurring window may not outlast the time to its next start: overlapping occurrences would each
+    report the same change when they end, and each be on for the recorder to look at."""
+    gap = shortest_gap(cron.parse(expression))
+    if gap is not None and dt.timedelta(minutes=duration) > gap:
+        raise _problem(field, f"longer than the {int(gap.total_seconds() // 60)} minutes between two starts: "
+                              "occurrences would overlap")
 
 
 def _check_timezone(name) -> None:
@@ -138,11 +159,26 @@ def as_document(window: MaintenanceWindow) -> dict:
             "timezone": window.timezone}
 
 
+def rule_of_window(window: MaintenanceWindow) -> Rule:
+    return maintenance.build_rule(window.id, window.name, window.all_monitors, window.monitor_ids, window.starts_at,
+                                  window.ends_at, window.recurrence, window.timezone)
+
+
+def _report_if_ended(old: Rule, new: Rule | None, now: dt.datetime) -> None:
+    """An occurrence on now that an edit or a delete ends is reported now, as ended now (in the caller's
+    transaction): the report job only reads the windows stored, so it would never see this one end, and
+    what changed during it would never be told. One still on after the edit is reported when it ends."""
+    before = on_at(old, now)
+    after = on_at(new, now) if new is not None else None
+    if before is None or (after is not None and after.start == before.start):
+        return
+    report_occurrence(old, Occurrence(before.window_id, before.name, before.start, now), now)
+
+
 def view(window: MaintenanceWindow, now: dt.datetime | None = None) -> dict:
     """The window as the API shows it, with whether it is on now and its next occurrences."""
     now = now or utcnow()
-    rule = maintenance.build_rule(window.id, window.name, window.all_monitors, window.monitor_ids, window.starts_at,
-                                  window.ends_at, window.recurrence, window.timezone)
+    rule = rule_of_window(window)
     upcoming = next_occurrences(rule, now, NEXT_SHOWN)
     return {**as_document(window), "id": window.id, "active": bool(upcoming) and upcoming[0].start <= now,
             "next_occurrences": [{"starts_at": o.start, "ends_at": o.end} for o in upcoming],
@@ -191,10 +227,12 @@ def update_window(window_id: int, changes: dict, replace: bool, now: dt.datetime
             if changes.get("monitor_ids") is not None and "all" not in changes:
                 doc["all"] = False
         fields = normalise(doc, check_ids=replace or "monitor_ids" in changes)
+        old = rule_of_window(window)
         for key, value in fields.items():
             setattr(window, key, value)
         window.updated_at = now
         window.save()
+        _report_if_ended(old, rule_of_window(window), now)
     maintenance.RULES.forget()
     return window
 
@@ -203,6 +241,9 @@ def delete_window(window_id: int) -> bool:
     if not 0 < window_id <= MAX_ID:
         return False
     with database.atomic():
+        window = get_window(window_id)
+        if window is not None:
+            _report_if_ended(rule_of_window(window), None, utcnow())
         deleted = MaintenanceWindow.delete().where(MaintenanceWindow.id == window_id).execute() > 0
     maintenance.RULES.forget()
     return deleted

@@ -11,12 +11,16 @@ No `@daily`, `L`, `W`, `#` or `?`: a window's schedule needs none of them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
            ("month", 1, 12, MONTHS), ("day of week", 0, 7, WEEKDAYS))
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class CronError(ValueError):
@@ -53,7 +57,7 @@ def _value(text: str, name: str, low: int, high: int, names: tuple[str, ...]) ->
     word = text.lower()
     if word in names:
         return names.index(word) + (1 if names is MONTHS else 0)
-    if not text.isdigit():
+    if not _DIGITS.fullmatch(text):  # str.isdigit() also takes "²" and "٣", which int() then refuses
         raise CronError(f"{name}: {text!r} is not a number" + (" or a name" if names else ""))
     number = int(text)
     if not low <= number <= high:
@@ -67,7 +71,7 @@ def _field(text: str, name: str, low: int, high: int, names: tuple[str, ...]) ->
         spread, _, step_text = part.partition("/")
         step = 1
         if step_text:
-            if not step_text.isdigit() or int(step_text) < 1:
+            if not _DIGITS.fullmatch(step_text) or int(step_text) < 1:
                 raise CronError(f"{name}: step {step_text!r} must be a whole number of at least 1")
             step = int(step_text)
         if spread == "*":

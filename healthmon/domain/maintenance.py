@@ -124,27 +124,65 @@ def occurrences(rule: Rule, start: dt.datetime, end: dt.datetime) -> list[Occurr
 
 
 def next_occurrences(rule: Rule, after: dt.datetime, count: int = 5, horizon_days: int = 400) -> list[Occurrence]:
-    """Up to `count` occurrences that are on at `after` or start later, within `horizon_days`, oldest first."""
+    """Up to `count` occurrences that are on at `after` or start later, within `horizon_days`, oldest first.
+    Looks a day ahead first, then twice as far each time (up to a month), and stops at `count`: a rule
+    starting every minute costs a day's starts, a yearly one a few dozen month-long looks."""
     found: list[Occurrence] = []
-    step = dt.timedelta(days=31)
+    step, longest = dt.timedelta(days=1), dt.timedelta(days=31)
     start, stop = after, after + dt.timedelta(days=horizon_days)
     while len(found) < count and start < stop:
         end = min(start + step, stop)
-        for occurrence in occurrences(rule, start, end):
-            if occurrence not in found and occurrence.end > after:
+        for occurrence in occurrences(rule, start, end):  # oldest first; one on across two looks comes twice
+            if occurrence.end > after and (not found or occurrence.start > found[-1].start):
                 found.append(occurrence)
-        start = end
-    return found[:count]
+                if len(found) == count:
+                    break
+        start, step = end, min(step * 2, longest)
+    return found
+
+
+SPAN_LOOKAHEAD = dt.timedelta(hours=6)
+SPANS_KEPT = 1000
+_SPANS: dict[Rule, tuple[dt.datetime, dt.datetime, Occurrence | None]] = {}
+"""Memo of `on_at`: per rule, a span [from, until) over which its answer is the same (its occurrence, or
+None), so the recorder's once-per-batch question costs a dict lookup instead of expanding the rule's cron
+each time (a rule starting every minute is thousands of zone conversions). A pure function's memo: the
+answer for a time never changes; edited rules are new keys, and the memo is emptied past SPANS_KEPT."""
+
+
+def on_at(rule: Rule, at: dt.datetime) -> Occurrence | None:
+    """The rule's occurrence on at `at` (the latest-started one if several overlap), or None."""
+    span = _SPANS.get(rule)
+    if span is not None and span[0] <= at < span[1]:
+        return span[2]
+    found = occurrences(rule, at, at + SPAN_LOOKAHEAD)
+    on = [o for o in found if o.start <= at < o.end]
+    current = on[-1] if on else None
+    # Same answer until the current occurrence ends or another one starts, whichever is first.
+    until = min([o.start for o in found if o.start > at] + [current.end if current else at + SPAN_LOOKAHEAD])
+    if len(_SPANS) >= SPANS_KEPT:
+        _SPANS.clear()
+    _SPANS[rule] = (at, until, current)
+    return current
 
 
 def active_windows(rules: Iterable[Rule], at: dt.datetime) -> list[tuple[Rule, Occurrence]]:
     """Each rule on at `at`, with its occurrence (the latest-started one if several overlap)."""
-    out = []
-    for rule in rules:
-        on = [o for o in occurrences(rule, at, at + dt.timedelta(microseconds=1)) if o.start <= at < o.end]
-        if on:
-            out.append((rule, on[-1]))
-    return out
+    return [(rule, occurrence) for rule in rules if (occurrence := on_at(rule, at)) is not None]
+
+
+def shortest_gap(cron: Cron) -> dt.timedelta | None:
+    """The least wall-clock time between two starts of `cron` (None: it never starts twice within two
+    years). The night the clocks spring forward, real time between two starts across the jump is an hour
+    less: a window exactly as long as the gap overlaps its next occurrence by up to an hour then."""
+    minutes = sorted(t.hour * 60 + t.minute for t in cron.times())
+    gaps = [later - earlier for earlier, later in zip(minutes, minutes[1:], strict=False)]
+    first = dt.date(2024, 1, 1)  # a leap year first, so 29 February rules are seen
+    days = [first + dt.timedelta(days=n) for n in range(800) if cron.matches_day(first + dt.timedelta(days=n))]
+    if len(days) >= 2 and minutes:
+        apart = min((later - earlier).days for earlier, later in zip(days, days[1:], strict=False))
+        gaps.append(apart * 24 * 60 - minutes[-1] + minutes[0])
+    return dt.timedelta(minutes=min(gaps)) if gaps else None
 
 
 def active_window(active: list[tuple[Rule, Occurrence]], monitor_id: int) -> Occurrence | None:

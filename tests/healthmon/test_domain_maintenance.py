@@ -17,7 +17,9 @@ from healthmon.domain.maintenance import (
     alerts_suppressed,
     next_occurrences,
     occurrences,
+    on_at,
     recurrence_of,
+    shortest_gap,
     status_at,
 )
 
@@ -140,3 +142,32 @@ CHANGES = [(D(2026, 5, 1, 2, 10), "UP"), (D(2026, 5, 1, 2, 40), "DOWN"), (D(2026
 ])
 def test_the_status_at_a_moment_is_read_from_the_changes_after_it(moment, status):
     assert status_at(moment, CHANGES, "DEGRADED") == status
+
+
+@pytest.mark.parametrize(("spec", "tz"), [
+    ({"cron": "*/7 * * * *", "duration_minutes": 3}, "UTC"),
+    ({"cron": "30 2 * * *", "duration_minutes": 90}, "Europe/Berlin"),  # across the spring-forward night
+    ({"weekly": {"days": ["sun"], "start": "01:30", "duration_minutes": 60}}, "America/New_York"),
+])
+def test_the_remembered_answer_is_the_one_computed_afresh_at_every_moment(spec, tz):
+    rule = recurring(spec, tz)
+    at = D(2026, 3, 28, 22, 0)
+    while at < D(2026, 3, 30, 4, 0):  # Berlin springs forward on 29 March 2026
+        fresh = [o for o in occurrences(rule, at, at + dt.timedelta(microseconds=1)) if o.start <= at < o.end]
+        assert on_at(rule, at) == (fresh[-1] if fresh else None), at
+        at += dt.timedelta(minutes=1, seconds=13)
+
+
+def test_next_occurrences_of_a_rule_starting_every_minute_are_the_next_minutes():
+    rule = recurring({"cron": "* * * * *", "duration_minutes": 1}, "UTC")
+    found = next_occurrences(rule, D(2026, 5, 1, 10, 0, 30), count=3)
+    assert [(o.start, o.end) for o in found] == [(D(2026, 5, 1, 10, m), D(2026, 5, 1, 10, m + 1)) for m in (0, 1, 2)]
+
+
+@pytest.mark.parametrize(("expression", "minutes"), [
+    ("* * * * *", 1), ("0 * * * *", 60), ("0 2,14 * * *", 720), ("0 2 * * *", 1440), ("0 23 * * 0,1", 1440),
+    ("0 2 * * 0", 7 * 1440), ("0 2 1 * *", 28 * 1440), ("0 0 29 2 *", None),
+])
+def test_the_shortest_gap_between_two_starts(expression, minutes):
+    gap = shortest_gap(cron.parse(expression))
+    assert (gap and gap.total_seconds() / 60) == minutes

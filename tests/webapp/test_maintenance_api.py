@@ -3,9 +3,13 @@ stores nothing; a monitor in a window shows it. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 
-from healthmon.models import MaintenanceWindow
+from healthmon.db import utcnow
+from healthmon.models import AlertOutbox, MaintenanceWindow, Monitor, StateChange
 from tests.webapp.conftest import STEP10
 
 WEEKLY = {"name": "db upgrade", "all": True, "timezone": "Europe/Berlin",
@@ -65,6 +69,17 @@ ONE_OFF = {"name": "w", "all": True, "starts_at": "2026-05-01T02:00:00Z", "ends_
     ({"starts_at": None, "ends_at": None,
       "recurrence": {"weekly": {"days": ["sun"], "start": "25:00", "duration_minutes": 5}}},
      "recurrence.weekly.start"),
+    ({"starts_at": None, "ends_at": None, "recurrence": {"cron": "² * * * *", "duration_minutes": 5}},
+     "recurrence.cron"),  # a digit to str.isdigit(), not to int()
+    ({"starts_at": None, "ends_at": None, "recurrence": {"cron": "0 * * * *", "duration_minutes": 120}},
+     "recurrence.duration_minutes"),  # every hour for two hours: occurrences would overlap
+    ({"starts_at": None, "ends_at": None, "recurrence": {"cron": "* * * * *", "duration_minutes": 10080}},
+     "recurrence.duration_minutes"),
+    ({"starts_at": None, "ends_at": None, "recurrence": {"cron": "0 2,14 * * *", "duration_minutes": 721}},
+     "recurrence.duration_minutes"),  # twice a day: at most 12 hours
+    ({"starts_at": None, "ends_at": None,
+      "recurrence": {"weekly": {"days": ["mon", "tue"], "start": "02:00", "duration_minutes": 1441}}},
+     "recurrence.weekly.duration_minutes"),
     ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
     ({"timezone": "../../etc/passwd"}, "timezone"),
     ({"name": ""}, "name"),
@@ -86,3 +101,52 @@ def test_writes_need_a_read_write_key_and_an_unknown_window_is_404(api, app, ro_
     for method in ("get", "delete"):
         assert getattr(api, method)("/maintenance/999").status_code == 404
     assert api.patch("/maintenance/999", json={"name": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("recurrence", [
+    {"cron": "* * * * *", "duration_minutes": 1},
+    {"cron": "0 2,14 * * *", "duration_minutes": 720},
+    {"weekly": {"days": ["mon", "thu"], "start": "02:00", "duration_minutes": 3 * 1440}},
+])
+def test_a_recurring_window_as_long_as_the_time_to_its_next_start_is_accepted(api, recurrence):
+    made = api.post("/maintenance", json={"name": "w", "all": True, "recurrence": recurrence})
+    assert made.status_code == 201, made.json
+    starts = [dt.datetime.fromisoformat(o["starts_at"].replace("Z", "+00:00")) for o in made.json["next_occurrences"]]
+    assert len(starts) == 3 and starts == sorted(set(starts))
+
+
+def test_deleting_a_window_that_is_on_reports_what_changed_during_it_at_once(api):
+    m = api.post("/monitors", json={"name": "Shop", "url": "https://shop.example/",
+                                    "webhook_url": "https://hooks.example/x", "webhook_format": "json"}).json
+    now = utcnow()
+    window = api.post("/maintenance", json={"name": "deploy", "monitor_ids": [m["id"]],
+                                            "starts_at": (now - dt.timedelta(minutes=5)).isoformat() + "Z",
+                                            "ends_at": (now + dt.timedelta(hours=1)).isoformat() + "Z"}).json
+    StateChange.create(monitor=m["id"], from_status="UNKNOWN", to_status="DOWN", reason="test",
+                       created_at=now - dt.timedelta(minutes=1))
+    Monitor.update(status="DOWN").where(Monitor.id == m["id"]).execute()
+    assert api.delete(f"/maintenance/{window['id']}").status_code == 204
+    (row,) = AlertOutbox.select()
+    body = json.loads(row.payload)
+    assert (body["event"], body["old"], body["new"]) == ("monitor.maintenance_report", "UNKNOWN", "DOWN")
+    assert body["maintenance"]["name"] == "deploy"
+
+
+def test_ending_a_window_early_reports_it_once_and_a_window_still_on_is_left_to_its_end(api):
+    m = api.post("/monitors", json={"name": "Shop", "url": "https://shop.example/",
+                                    "webhook_url": "https://hooks.example/x", "webhook_format": "json"}).json
+    now = utcnow()
+    window = api.post("/maintenance", json={"name": "deploy", "all": True,
+                                            "starts_at": (now - dt.timedelta(minutes=5)).isoformat() + "Z",
+                                            "ends_at": (now + dt.timedelta(hours=1)).isoformat() + "Z"}).json
+    StateChange.create(monitor=m["id"], from_status="UNKNOWN", to_status="UP", reason="test",
+                       created_at=now - dt.timedelta(minutes=1))
+    Monitor.update(status="UP").where(Monitor.id == m["id"]).execute()
+    later = (now + dt.timedelta(minutes=30)).isoformat() + "Z"
+    assert api.patch(f"/maintenance/{window['id']}", json={"ends_at": later}).status_code == 200
+    assert AlertOutbox.select().count() == 0  # still on: reported when it ends
+    ended = (now - dt.timedelta(seconds=1)).isoformat() + "Z"
+    assert api.patch(f"/maintenance/{window['id']}", json={"ends_at": ended}).status_code == 200
+    assert AlertOutbox.select().count() == 1
+    assert api.delete(f"/maintenance/{window['id']}").status_code == 204
+    assert AlertOutbox.select().count() == 1  # not on any more: nothing to report twice
