@@ -18,6 +18,9 @@
 - A monitor's escalation needs both `escalation_minutes` and `escalation_channel` (or neither: a rule
   between two fields, and on PATCH between a sent field and the stored other), and the channel must exist
   (no schema can know); the hook sets a generated valid pair, or a valid one of them, to null.
+- The items of a bulk create or an apply each have their own key (a property unique across an array's
+  objects: `uniqueItems` compares whole items); and in an apply `monitor-<id>` names an existing monitor
+  without a key (unknowable). The hook makes a repeated key distinct and the reserved form an ordinary key.
 - A maintenance window names its monitors by `monitor_ids` (existing ids: unknowable)
   or `all: true`, exactly one; and its time by `starts_at` < `ends_at` or by `recurrence`, exactly one; a
   recurrence's cron must parse, and `timezone` must be in the server's IANA database. Exclusive pairs with
@@ -33,6 +36,7 @@ invalid. A PATCH of one field against the stored other is answered 409, which th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import schemathesis
@@ -123,6 +127,28 @@ def _repair_links(item):
     return item
 
 
+_RESERVED_KEY = re.compile(r"^monitor-[0-9]+$")
+
+
+def _distinct_keys(items: list, reserved_ok: bool) -> list:
+    """`items` with each string key once; the reserved `monitor-<id>` made ordinary where it is accepted
+    (`reserved_ok`: an apply; a bulk create's schema refuses it, and it stays so)."""
+    seen: set[str] = set()
+    out = []
+    for index, item in enumerate(items):
+        key = item.get("key") if isinstance(item, dict) else None
+        if isinstance(key, str) and key:
+            fresh = "m" + key[:99] if reserved_ok and _RESERVED_KEY.match(key) else key
+            while fresh in seen:
+                fresh = f"{fresh[:90]}.{index}"
+                index += len(items)
+            seen.add(fresh)
+            if fresh != key:
+                item = {**item, "key": fresh}
+        out.append(item)
+    return out
+
+
 SAMPLE_RECURRENCE = {"weekly": {"days": ["sun"], "start": "02:00", "duration_minutes": 60}}
 
 
@@ -183,7 +209,8 @@ def _repaired(case):
     if case.operation.path.startswith("/maintenance"):
         return _repair_window(body, case.method.upper())
     if isinstance(body, dict) and isinstance(body.get("monitors"), list):
-        items = [_repair_links(_repair(item)) for item in body["monitors"]]
+        items = _distinct_keys([_repair_links(_repair(item)) for item in body["monitors"]],
+                               reserved_ok=case.operation.path == "/apply")
         return {**body, "monitors": items} if items != body["monitors"] else body
     return _repair_links(_repair(body))
 
