@@ -99,3 +99,11 @@ def test_writes_need_a_read_write_key_and_an_unknown_window_is_404(api, app, ro_
     for method in ("get", "delete"):
         assert getattr(api, method)("/maintenance/999").status_code == 404
     assert api.patch("/maintenance/999", json={"name": "x"}).status_code == 404
+
+
+def test_an_unknown_query_parameter_of_the_list_is_a_422_naming_it(api):
+    assert api.post("/maintenance", json=ONE_OFF).status_code == 201
+    refused = api.get("/maintenance?pagesize=5")
+    assert refused.status_code == 422
+    assert list(refused.json["errors"]["query"]) == ["pagesize"]
+    assert len(api.get("/maintenance?page_size=5").json) == 1
