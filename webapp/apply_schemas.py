@@ -6,22 +6,23 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from healthmon import defaults
-from healthmon.domain import tags as tag_rules
-from webapp.schemas import BoundedList, MonitorBulkCreateSchema, MonitorReplaceSchema, StrictBoolean, flatten_errors
-
-ANY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+from webapp.schemas import (
+    BoundedList,
+    MonitorBulkCreateSchema,
+    MonitorReplaceSchema,
+    StrictBoolean,
+    any_key_rules,
+    flatten_errors,
+)
 
 
 class ApplyMonitorSchema(MonitorReplaceSchema):
     """One desired monitor: what PUT /monitors/{id} takes (omitted fields take their defaults, masked secrets
     keep the stored ones), with a required key; `monitor-<id>` names the monitor with that id."""
 
-    key = fields.String(required=True, validate=[
-        validate.Length(min=1, max=tag_rules.MAX_KEY_LENGTH),
-        validate.Regexp(ANY_KEY_PATTERN, error="A key starts with a letter or digit and has only A-Z, a-z, "
-                                               "0-9, _ . -.")],
-        metadata={"description": "Matched on the stored monitors' key; `monitor-<id>` matches the monitor "
-                                 "with that id (it must have no key of its own).", "example": "api-health"})
+    key = fields.String(required=True, validate=any_key_rules(), metadata={
+        "description": "Matched on the stored monitors' key; `monitor-<id>` matches the monitor "
+                       "with that id (it must have no key of its own).", "example": "api-health"})
 
 
 class ApplyRequestSchema(ma.Schema):

@@ -29,6 +29,9 @@ ALWAYS_SECRET = frozenset({"webhook_url", "auth"})
 """Fields whose change is reported without values (headers: only when the masked forms are equal)."""
 
 _OUTPUT = MonitorSchema()
+_API_NAMES = {field.attribute or name: name for name, field in _OUTPUT.fields.items()}
+"""Stored attribute -> API field name (escalation_channel_id -> escalation_channel); `changes` are keyed by
+the attributes (what the input schemas load), the plan names the fields as the API does."""
 
 
 @dataclass
@@ -42,14 +45,17 @@ class Planned:
     data: dict = field(default_factory=dict)
 
 
-def _shown(name: str, source) -> object:
-    """A field's value as GET /monitors shows it (secrets masked)."""
+def _shown(attribute: str, source) -> object:
+    """A stored attribute's value as GET /monitors shows it (secrets masked); `source` a Monitor or a dict
+    keyed by attribute."""
+    name = _API_NAMES[attribute]
     return _OUTPUT.fields[name].serialize(name, source)
 
 
 def field_changes(current: Monitor, changes: dict) -> list[dict]:
-    """What `changes` (resolved: masked secrets already replaced by the stored ones) changes in `current`,
-    each as {field, old, new, secret} with values as GET shows them; no secret is ever in it."""
+    """What `changes` (resolved: masked secrets already replaced by the stored ones; keyed by stored attribute)
+    changes in `current`, each as {field, old, new, secret} with the field named and the values shown as GET
+    shows them; no secret is ever in it."""
     out = []
     for name, new in changes.items():
         if name == "channels":  # ids, stored as links; shown ascending
@@ -60,9 +66,9 @@ def field_changes(current: Monitor, changes: dict) -> list[dict]:
             continue
         old_shown, new_shown = _shown(name, current), _shown(name, {name: new})
         if name in ALWAYS_SECRET or old_shown == new_shown:
-            out.append({"field": name, "secret": True})
+            out.append({"field": _API_NAMES[name], "secret": True})
         else:
-            out.append({"field": name, "old": old_shown, "new": new_shown, "secret": False})
+            out.append({"field": _API_NAMES[name], "old": old_shown, "new": new_shown, "secret": False})
     return out
 
 

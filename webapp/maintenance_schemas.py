@@ -10,6 +10,12 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from webapp.schemas import DisplayName, StrictBoolean, StrictInteger, UtcDateTime
+from webapp.service import MAX_ID
+
+MAX_WINDOW_MONITORS = 1000
+"""Most monitor ids one window lists (more: `all: true`). So many ids of up to 10 digits fit in the API's
+body limit (healthmon.defaults.MAX_REQUEST_BYTES, 64 KiB) with room to spare, and a longer list is refused
+for its length (422) rather than for its size (413)."""
 
 RECURRENCE_DESCRIPTION = (
     'Recurring window, read in `timezone`: {"weekly": {"days": ["mon", ...], "start": "HH:MM", '
@@ -44,8 +50,11 @@ def _specs(patch: bool) -> dict[str, fields.Field]:
     return {
         "name": DisplayName(required=not patch, validate=validate.Length(min=1, max=200),
                             **doc("Shown in the end-of-window report.", example="db upgrade")),
-        "monitor_ids": fields.List(StrictInteger(), allow_none=True, validate=validate.Length(max=10_000), **doc(
-            "The monitors the window covers (existing ids); exclusive with all.", example=[1, 2])),
+        "monitor_ids": fields.List(
+            StrictInteger(validate=validate.Range(min=1, max=MAX_ID)), allow_none=True,
+            validate=validate.Length(max=MAX_WINDOW_MONITORS), **doc(
+                f"The monitors the window covers (ids of existing monitors, at most {MAX_WINDOW_MONITORS}); "
+                "exclusive with all.", example=[1, 2])),
         "all": StrictBoolean(**doc("true: the window covers every monitor, present and future.")),
         "starts_at": OffsetDateTime(allow_none=True, **doc("One-off window: its start, with an offset.",
                                                            example="2026-03-29T02:00:00+02:00")),

@@ -419,11 +419,25 @@ class PagedQuerySchema(ma.Schema):
 
 
 def TagFilter() -> fields.List:  # noqa: N802 - a field factory, read like a field class
-    """`?tag=prod&tag=eu`: only monitors carrying every tag given (matched lower-cased)."""
-    return fields.List(fields.String(validate=validate.Length(min=1, max=tag_rules.MAX_TAG_LENGTH)),
-                       validate=validate.Length(max=tag_rules.MAX_TAGS), metadata={
-                           "description": "Only monitors with every one of these tags (repeat the parameter: "
-                                          "`?tag=prod&tag=eu`); matched lower-cased."})
+    """`?tag=prod&tag=eu`: only monitors carrying every tag given (matched lower-cased). Each a tag as
+    TAG_INPUT_PATTERN allows (what no tag can be is a 422, not an empty list): ASCII, so the longest filter
+    (20 tags of 50 characters) stays far below the server's request-line limit (gunicorn: 4094 bytes), where
+    a percent-encoded non-ASCII tag could pass it and be answered 414."""
+    item = fields.String(validate=[
+        validate.Length(min=1, max=tag_rules.MAX_TAG_LENGTH),
+        validate.Regexp(TAG_INPUT_PATTERN, error="A tag starts with a letter or digit and has only a-z, 0-9, _ . : -."),
+    ])
+    return fields.List(item, validate=validate.Length(max=tag_rules.MAX_TAGS), metadata={
+        "description": "Only monitors with every one of these tags (repeat the parameter: `?tag=prod&tag=eu`); "
+                       "matched lower-cased."})
+
+
+def any_key_rules() -> list[validate.Validator]:
+    """A key as a request may name one (healthmon.domain.tags.ANY_KEY_PATTERN: stored keys and the reserved
+    `monitor-<id>`), stated in the OpenAPI document as minLength, maxLength and pattern."""
+    return [validate.Length(min=1, max=tag_rules.MAX_KEY_LENGTH),
+            validate.Regexp(tag_rules.ANY_KEY_PATTERN,
+                            error="A key starts with a letter or digit and has only A-Z, a-z, 0-9, _ . -.")]
 
 
 class MonitorQuerySchema(PagedQuerySchema):
@@ -434,7 +448,8 @@ class MonitorQuerySchema(PagedQuerySchema):
         validate=validate.OneOf(STORED_STATUSES), metadata={"description": "Only monitors in this state."}
     )
     tag = TagFilter()
-    key = fields.String(metadata={"description": "Only the monitor with this key (an empty list when none has it)."})
+    key = fields.String(validate=any_key_rules(), metadata={
+        "description": "Only the monitor with this key (an empty list when none has it)."})
 
 
 # ---- output -------------------------------------------------------------------------------------------

@@ -23,6 +23,12 @@ ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 WORKER_TIMEOUT = 30
 """Seconds before gunicorn replaces a stuck worker; an API request is a few queries."""
 
+REQUEST_LINE_LIMIT = 8190
+"""Longest request line gunicorn reads (its own maximum; its default is 4094): a longer one gets gunicorn's
+HTML 414 before the API sees it. Every query the OpenAPI document allows is far shorter (20 ASCII tags of 50
+characters: about 1.2 KB); this leaves room for a wrong one (such as tags of percent-encoded non-ASCII text)
+to reach the API's validation and get its JSON 422 naming the parameter."""
+
 GRACEFUL_TIMEOUT = 20
 """Seconds in-flight requests get after SIGTERM; ECS kills the task at 30."""
 
@@ -67,6 +73,7 @@ def gunicorn_options(settings: Settings, port: int | None = None, host: str | No
         "access_log_format": ACCESS_LOG_FORMAT,
         "loglevel": settings.log_level.lower(),
         "timeout": WORKER_TIMEOUT,
+        "limit_request_line": REQUEST_LINE_LIMIT,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "proc_name": "healthmon-api",
         "preload_app": False,

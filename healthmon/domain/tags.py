@@ -20,8 +20,10 @@ _TAG = re.compile(TAG_PATTERN)
 
 KEY_PATTERN = r"^(?!monitor-[0-9]+$)[A-Za-z0-9][A-Za-z0-9_.-]*$"
 """A key as stored: the reserved id form `monitor-<digits>` excluded."""
+ANY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""A key as a request may name one: stored keys and the reserved `monitor-<digits>`."""
 MAX_KEY_LENGTH = 100
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_KEY = re.compile(ANY_KEY_PATTERN)
 _ID_KEY = re.compile(r"^monitor-([0-9]{1,10})$")
 
 

@@ -52,6 +52,9 @@ ONE_OFF = {"name": "w", "all": True, "starts_at": "2026-05-01T02:00:00Z", "ends_
     ({"monitor_ids": [1]}, "all"),
     ({"all": False, "monitor_ids": [424242]}, "monitor_ids"),
     ({"all": False, "monitor_ids": []}, "monitor_ids"),
+    ({"all": False, "monitor_ids": [0]}, "monitor_ids"),
+    ({"all": False, "monitor_ids": [2**31]}, "monitor_ids"),  # ids are 32-bit
+    ({"all": False, "monitor_ids": list(range(1_000_000_000, 1_000_001_001))}, "monitor_ids"),  # 1,001 ids
     ({"ends_at": "2026-05-01T01:00:00Z"}, "ends_at"),
     ({"ends_at": "2026-05-01T02:00:00Z"}, "ends_at"),
     ({"starts_at": "2026-05-01T02:00:00"}, "starts_at"),  # no offset
@@ -89,6 +92,16 @@ def test_a_refused_window_names_the_field_and_stores_nothing(api, change, field)
     response = api.post("/maintenance", json={**ONE_OFF, **change})
     assert response.status_code == 422, response.json
     assert field in response.json["errors"]["json"], response.json
+    assert MaintenanceWindow.select().count() == 0
+
+
+def test_a_thousand_ten_digit_monitor_ids_fit_the_body_limit_and_are_checked(api):
+    """The most ids a window may list, each as long as an id gets, is within the 64 KiB body limit: the answer
+    is about the ids (unknown ones), not a 413 for the body's size."""
+    response = api.post("/maintenance", json={**ONE_OFF, "all": False,
+                                                   "monitor_ids": list(range(2**31 - 1000, 2**31))})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["monitor_ids"][0].startswith("unknown monitor id(s): 2147482648")
     assert MaintenanceWindow.select().count() == 0
 
 
@@ -150,3 +163,11 @@ def test_ending_a_window_early_reports_it_once_and_a_window_still_on_is_left_to_
     assert AlertOutbox.select().count() == 1
     assert api.delete(f"/maintenance/{window['id']}").status_code == 204
     assert AlertOutbox.select().count() == 1  # not on any more: nothing to report twice
+
+
+def test_an_unknown_query_parameter_of_the_list_is_a_422_naming_it(api):
+    assert api.post("/maintenance", json=ONE_OFF).status_code == 201
+    refused = api.get("/maintenance?pagesize=5")
+    assert refused.status_code == 422
+    assert list(refused.json["errors"]["query"]) == ["pagesize"]
+    assert len(api.get("/maintenance?page_size=5").json) == 1

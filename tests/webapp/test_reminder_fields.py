@@ -67,3 +67,26 @@ def test_deleting_the_escalation_channel_turns_the_escalation_off(api):
     shown = api.get(f"/monitors/{made['id']}").json
     assert (shown["escalation_minutes"], shown["escalation_channel"]) == (None, None)
     assert api.patch(f"/monitors/{made['id']}", json={"name": "Orders 2"}).status_code == 200
+
+
+def test_apply_names_an_escalation_change_by_its_api_field_and_turns_it_off(api):
+    oncall = channel(api)
+    made = api.post("/monitors", json={**MONITOR, "key": "orders", "escalation_minutes": 30,
+                                       "escalation_channel": oncall}).json
+    applied = api.post("/apply", json={"monitors": [{**MONITOR, "key": "orders"}]})
+    assert applied.status_code == 200, applied.json
+    fields = {f["field"]: f for f in applied.json["changes"][0]["fields"]}
+    assert fields["escalation_channel"] == {"field": "escalation_channel", "old": oncall, "new": None, "secret": False}
+    assert fields["escalation_minutes"]["old"] == 30
+    shown = api.get(f"/monitors/{made['id']}").json
+    assert (shown["escalation_minutes"], shown["escalation_channel"]) == (None, None)
+
+
+def test_apply_with_an_unknown_escalation_channel_is_a_400_naming_it_and_changes_nothing(api):
+    made = api.post("/monitors", json={**MONITOR, "key": "orders"}).json
+    refused = api.post("/apply", json={"monitors": [{**MONITOR, "key": "orders", "name": "Renamed",
+                                                     "escalation_minutes": 30, "escalation_channel": 999}]})
+    assert refused.status_code == 400
+    assert refused.json["message"] == "monitors.0.escalation_channel: channel 999 does not exist"
+    shown = api.get(f"/monitors/{made['id']}").json
+    assert (shown["name"], shown["escalation_minutes"], shown["escalation_channel"]) == ("Orders", None, None)

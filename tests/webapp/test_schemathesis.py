@@ -46,6 +46,15 @@ OPERATIONS = [
     ("/channels/{channel_id}", "PATCH"),
     ("/channels/{channel_id}", "DELETE"),
     ("/channels/{channel_id}/test", "POST"),
+    ("/monitors/{monitor_id}/pause", "POST"),
+    ("/monitors/{monitor_id}/resume", "POST"),
+    ("/maintenance", "GET"),
+    ("/maintenance", "POST"),
+    ("/maintenance/{window_id}", "GET"),
+    ("/maintenance/{window_id}", "PUT"),
+    ("/maintenance/{window_id}", "PATCH"),
+    ("/maintenance/{window_id}", "DELETE"),
+    ("/apply", "POST"),
 ]
 
 

@@ -138,3 +138,46 @@ def test_deleting_a_monitor_deletes_its_tags(api):
     from healthmon.models import MonitorTag
 
     assert MonitorTag.select().count() == 0
+
+
+@pytest.mark.parametrize("path", ["/monitors", "/summary"])
+def test_a_filter_tag_no_tag_can_be_is_a_422_naming_tag(api, path):
+    refused = api.get(f"{path}?tag=prod&tag=%C3%A9t%C3%A9")  # "été": tags are ASCII
+    assert refused.status_code == 422
+    assert list(refused.get_json()["errors"]["query"]) == ["tag"]
+
+
+def test_a_filter_key_no_key_can_be_is_a_422_naming_key(api):
+    for query in ("key=" + "k" * 101, "key=%C3%A9t%C3%A9", "key=a%20b"):
+        refused = api.get(f"/monitors?{query}")
+        assert refused.status_code == 422, query
+        assert list(refused.get_json()["errors"]["query"]) == ["key"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_under_gunicorn_the_longest_filter_is_answered_and_a_non_ascii_one_is_a_json_422(tmp_path):
+    """gunicorn answers a request line over its limit with an HTML 414 (by default 4094 bytes, which 20
+    percent-encoded non-ASCII tags of 30 characters pass); 20 valid tags of 50 characters are far below."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.webapp.live import live_api
+
+    def get(api, query):
+        request = urllib.request.Request(f"{api.base_url}/summary?{query}",
+                                         headers={"Authorization": f"Bearer {api.key}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+
+    with live_api(f"sqlite:///{tmp_path}/live.db", tmp_path) as api:
+        longest = "&".join(f"tag={i:02d}" + "x" * 48 for i in range(20))
+        status, body = get(api, longest)
+        assert status == 200 and body["monitors"]["total"] == 0
+        status, body = get(api, "&".join(f"tag={i:02d}" + "%F0%9F%98%80" * 28 for i in range(20)))
+        assert status == 422, body
+        assert list(json.loads(body)["errors"]["query"]) == ["tag"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
+from marshmallow import RAISE
 
 from webapp import maintenance_service as service
 from webapp.api import Blueprint
@@ -18,6 +19,7 @@ from webapp.maintenance_schemas import (
     MaintenancePatchSchema,
     MaintenanceSchema,
 )
+from webapp.schemas import PagedQuerySchema
 
 blp = Blueprint("maintenance", __name__, url_prefix="/maintenance", description=(
     "Maintenance windows: one-off or recurring (weekly or cron, in an IANA time zone) periods when the monitors "
@@ -50,9 +52,10 @@ def _saved(call, *args):
 @blp.route("", strict_slashes=False)
 class Windows(MethodView):
     @_documents(401)
+    @blp.arguments(PagedQuerySchema, location="query", unknown=RAISE)  # a typo (?pagesize=) is a 422
     @blp.response(200, MaintenanceSchema(many=True))
     @blp.paginate(page_size=100, max_page_size=1000)
-    def get(self, pagination_parameters):
+    def get(self, _query, pagination_parameters):
         """List maintenance windows (by id)."""
         p = pagination_parameters
         rows, p.item_count = service.list_windows(p.first_item, p.page_size)
