@@ -34,7 +34,7 @@ from checker.alerts import (
 )
 from healthmon.domain.maintenance import MaintenanceChange
 from healthmon.domain.reminders import StillDown
-from healthmon.domain.status import DEGRADED, DOWN, UNKNOWN, UP, Transition
+from healthmon.domain.status import DEGRADED, DOWN, UP, Transition
 from healthmon.domain.tls import FINGERPRINT_SHOWN, TlsWarning
 
 Event = Transition | TlsWarning | StillDown | MaintenanceChange
@@ -188,8 +188,10 @@ def pagerduty_dedup_key(event: Event) -> str:
 def pagerduty_body(event: Event, severity: str = "critical") -> dict | None:
     """An Events API v2 event without its routing_key, or None when PagerDuty should hear nothing.
 
-    To DOWN: trigger with `severity`; to DEGRADED: trigger with "warning"; to UP from DOWN or DEGRADED:
-    resolve. UNKNOWN -> UP (a new monitor that works) and any change to UNKNOWN: None, nothing to send. A
+    To DOWN: trigger with `severity`; to DEGRADED: trigger with "warning"; to UP from any other status:
+    resolve, UNKNOWN -> UP included: after a resume or an edit (both reset the state to UNKNOWN) the
+    monitor's incident may still be open, and PagerDuty ignores a resolve for a dedup key it has no open
+    alert for (a new monitor's first UP). Any change to UNKNOWN: None, nothing to send. A
     TLS warning: trigger with "warning" under the certificate's own dedup_key (never resolved by healthmon:
     a renewed certificate is a new fingerprint, so resolve that alert in PagerDuty). A reminder: None; an
     escalation: trigger with `severity` under the monitor's dedup_key (the incident's DOWN, if PagerDuty had
@@ -211,7 +213,7 @@ def pagerduty_body(event: Event, severity: str = "critical") -> dict | None:
         summary, severity, details = headline(event), "warning", tls_json_payload(event)
         event_class = TLS_JSON_EVENT
     elif event.to_status == UP:
-        if event.from_status in (UNKNOWN, UP):
+        if event.from_status == UP:
             return None
         return {"event_action": "resolve", "dedup_key": key}
     elif event.to_status in (DOWN, DEGRADED):

@@ -151,7 +151,7 @@ def _send_email(config: dict, body: str, key: str, transport: Transport) -> Answ
 @dataclass(frozen=True)
 class Kind:
     """A channel type: `render(event, config) -> body` at record time (None: this type sends nothing for the
-    event, e.g. PagerDuty for a new monitor's UNKNOWN -> UP), `send(config, body, idempotency_key, transport)
+    event, e.g. PagerDuty for a reminder), `send(config, body, idempotency_key, transport)
     -> Answer` at delivery time."""
 
     render: Callable[[Event, dict], str | None]

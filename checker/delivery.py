@@ -56,7 +56,9 @@ PENDING, SENT, FAILED = "pending", "sent", "failed"
 WEBHOOK_TIMEOUT = 10.0
 """Seconds for one POST. Slack answers in well under a second; a receiver slower than this is down."""
 CLAIM_LEASE = dt.timedelta(seconds=WEBHOOK_TIMEOUT + 20)
-"""How long a claimed row stays invisible to other senders: the POST plus generous time to commit."""
+"""How long a claimed row stays invisible to other senders: the POST plus generous time to commit. Every
+channel's send ends within WEBHOOK_TIMEOUT in all (an e-mail's too: for smtp_client it is the budget of the
+whole conversation, not of each step), so no send outlasts its claim and is made twice."""
 MARK_SENT_MARGIN = dt.timedelta(seconds=5)
 """Retrying the mark-sent commit stops this long before the lease ends (clock skew between hosts, the
 commit itself), so no other sender re-claims, and re-sends, a row while we still try to record it."""

@@ -10,7 +10,13 @@ Contract of `send_mail`:
   usually 587; a server that does not offer STARTTLS is refused, so neither credentials nor the message
   ever cross in clear) or "none" (plaintext, credentials included: only when chosen explicitly). TLS
   verifies the certificate and host name against `ca_bundle` (default: checker.transfer's bundle).
-- Every step (connect, greeting, TLS handshake, each command) waits at most `timeout` seconds.
+- `timeout` is the budget of the whole send, not of one step: connecting, the greeting, the TLS handshake,
+  every command and every read share one deadline (`timeout` seconds from the call), and each socket
+  operation waits at most the time left. A server that trickles its answers a byte at a
+  time cannot stretch a send past it: when the time is spent the send fails with kind "timeout". So a send
+  never outlasts the outbox claim it runs under (checker.delivery.CLAIM_LEASE), which another sender would
+  otherwise re-claim and send again. (Resolving the relay's name counts against the budget, but the system
+  resolver is not cut short.)
 - Returns None when the server accepted the message for every recipient. Raises
   checker.webhook_client.TransportError(kind, message) otherwise, `kind` one of SMTP_ERROR_KINDS:
   "timeout", "connection" (resolution, refused connection, the server hung up), "tls" (handshake,
@@ -27,11 +33,14 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import io
 import ipaddress
 import re
+import select
 import smtplib
 import socket
 import ssl
+import time
 from email.message import EmailMessage
 
 from checker.transfer import default_ca_bundle
@@ -53,21 +62,91 @@ _STEP = {
 }
 
 
+class _Deadline:
+    """The moment the whole send must be over; `left()` is the time until then, TimeoutError once spent."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.at = seconds, time.monotonic() + seconds
+
+    def left(self) -> float:
+        remaining = self.at - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"the {self.seconds:g} s for the whole send are spent")
+        return remaining
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket's reading side, each read waiting at most the time left (smtplib reads answers through a
+    file; a plain makefile() would give every read the whole timeout again)."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline):
+        super().__init__()
+        self._sock, self._deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        self._sock.settimeout(self._deadline.left())
+        return self._sock.recv_into(buffer)
+
+
+def _handshake(sock: ssl.SSLSocket, deadline: _Deadline) -> None:
+    """The TLS handshake within the deadline (a blocking one would give each of its reads the whole time)."""
+    sock.setblocking(False)
+    try:
+        while True:
+            try:
+                sock.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                ready = select.select([sock], [], [], deadline.left())[0]
+            except ssl.SSLWantWriteError:
+                ready = select.select([], [sock], [], deadline.left())[1]
+            if not ready:
+                deadline.left()  # raises once the time is spent
+    finally:
+        sock.setblocking(True)
+
+
 class _Connected(smtplib.SMTP):
     """smtplib.SMTP on a socket already connected to a vetted address; `host` stays the name (TLS SNI and
-    certificate check)."""
+    certificate check). Every read, write and handshake waits at most what `deadline` leaves."""
 
-    def __init__(self, sock: socket.socket, host: str, port: int, timeout: float, **kw):
-        self._ready = sock
-        super().__init__(host, port, local_hostname=LOCAL_HOSTNAME, timeout=timeout, **kw)
+    def __init__(self, sock: socket.socket, host: str, port: int, deadline: _Deadline, **kw):
+        self._ready, self._deadline = sock, deadline
+        super().__init__(host, port, local_hostname=LOCAL_HOSTNAME, timeout=deadline.seconds, **kw)
 
     def _get_socket(self, host, port, timeout):
         return self._ready
+
+    def getreply(self):
+        if self.file is None and self.sock is not None:
+            self.file = io.BufferedReader(_DeadlineReader(self.sock, self._deadline))
+        return super().getreply()
+
+    def send(self, s):
+        if self.sock is not None:
+            self.sock.settimeout(self._deadline.left())  # sendall's timeout bounds the whole write
+        super().send(s)
 
 
 class _ConnectedTls(_Connected, smtplib.SMTP_SSL):
     def _get_socket(self, host, port, timeout):
         return self.context.wrap_socket(self._ready, server_hostname=self._host)
+
+
+class _TlsWithin:
+    """An SSLContext's wrap_socket (all smtplib uses of it, for implicit TLS and STARTTLS) whose handshake
+    ends by the deadline."""
+
+    def __init__(self, context: ssl.SSLContext, deadline: _Deadline):
+        self._context, self._deadline = context, deadline
+
+    def wrap_socket(self, sock: socket.socket, server_hostname: str) -> ssl.SSLSocket:
+        tls = self._context.wrap_socket(sock, server_hostname=server_hostname, do_handshake_on_connect=False)
+        _handshake(tls, self._deadline)
+        return tls
 
 
 def _addresses(host: str, port: int) -> list[str]:
@@ -82,8 +161,9 @@ def _addresses(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-def _connect(host: str, port: int, timeout: float, guard: AddressGuard) -> socket.socket:
-    """A TCP connection to the first address of `host` the guard allows and that accepts one."""
+def _connect(host: str, port: int, deadline: _Deadline, guard: AddressGuard) -> socket.socket:
+    """A TCP connection, within `deadline`, to the first address of `host` the guard allows and that accepts
+    one."""
     allowed, refusal = [], None
     for address in _addresses(host, port):
         try:
@@ -96,9 +176,11 @@ def _connect(host: str, port: int, timeout: float, guard: AddressGuard) -> socke
     failure = TransportError("connection", f"could not connect to {host}")
     for address in allowed:
         try:
-            return socket.create_connection((address, port), timeout)
+            return socket.create_connection((address, port), deadline.left())
         except TimeoutError:
-            failure = TransportError("timeout", f"{host} did not accept a connection within {timeout:g} s")
+            failure = TransportError("timeout", f"{host} did not accept a connection within {deadline.seconds:g} s")
+            if deadline.at <= time.monotonic():
+                break
         except OSError as exc:
             failure = TransportError("connection", f"could not connect to {host}: {exc.strerror or 'refused'}")
     raise failure
@@ -161,14 +243,15 @@ def send_mail(*, host: str, port: int, security: str, username: str | None, pass
     if not recipients:
         raise ValueError("no recipients")
     msg = build_message(sender=sender, recipients=recipients, subject=subject, text=text)
-    sock = _connect(host, port, timeout, guard)
+    deadline = _Deadline(timeout)
+    sock = _connect(host, port, deadline, guard)
     client: smtplib.SMTP | None = None
     try:
-        context = ssl.create_default_context(cafile=ca_bundle or default_ca_bundle())
+        context = _TlsWithin(ssl.create_default_context(cafile=ca_bundle or default_ca_bundle()), deadline)
         if security == "tls":
-            client = _ConnectedTls(sock, host, port, timeout, context=context)
+            client = _ConnectedTls(sock, host, port, deadline, context=context)
         else:
-            client = _Connected(sock, host, port, timeout)
+            client = _Connected(sock, host, port, deadline)
         client.ehlo()
         if security == "starttls":
             if not client.has_extn("starttls"):

@@ -5,9 +5,11 @@ Channels are matched by name. A declared channel that does not exist is created 
 whose type or config differs is replaced (PUT /channels/{id}); with --prune, channels the file does not
 declare are deleted. Secrets: the API shows them masked, and a masked value sent back keeps the stored one
 (so an exported file changes nothing). A secret given in full (from `${VAR}`) is compared by its masked
-form: a secret URL's mask (scheme, host, a path prefix) tells most changes apart; a secret masked as `****`
-alone (a routing key, a password, an HMAC secret) cannot be compared, so it is left as stored unless the
-channel is created or something else in it changed. That is the known limit of doing this client-side.
+form: a secret URL's mask (scheme, host, a path prefix) tells most changes apart. A secret masked as `****`
+alone (a routing key, a password, an HMAC secret) cannot be compared, so when the file gives it in full it
+is sent (the channel is PUT as declared) and the plan says so: `config.secret (secret, sent: cannot be
+compared)`. A rotated secret thus always reaches the server; the price is that such a channel is sent on
+every apply (the server stores the same value again: nothing else about it changes).
 
 In a dry run a channel to be created has no id yet: monitors linking it are planned without it (a note
 says so).
@@ -23,24 +25,31 @@ from healthmon.redact import mask_webhook_url
 MASK = "****"
 
 
-def _same(declared, shown) -> bool:
-    """Whether a declared config value is what the API shows (masked or not)."""
+SAME, DIFFERS, UNKNOWN = "same", "differs", "unknown"
+
+
+def _compare(declared, shown) -> str:
+    """Whether a declared config value is what the API shows (masked or not); UNKNOWN for a full secret the
+    API shows only as `****` (see the module docstring)."""
     if declared == shown:
-        return True
+        return SAME
     if isinstance(declared, str) and isinstance(shown, str) and shown.endswith(MASK):
         if shown == MASK:
-            return True  # not comparable; see the module docstring
-        return mask_webhook_url(declared) == shown
-    return False
+            return UNKNOWN
+        return SAME if mask_webhook_url(declared) == shown else DIFFERS
+    return DIFFERS
 
 
-def _differs(declared: dict, current: dict) -> list[str]:
+def _differs(declared: dict, current: dict, dry_run: bool) -> list[str]:
     out = []
     if declared.get("type") != current.get("type"):
         out.append(f"type {current.get('type')} -> {declared.get('type')}")
     want, have = declared.get("config") or {}, current.get("config") or {}
     for name in sorted(set(want) | set(have)):
-        if not _same(want.get(name), have.get(name)):
+        verdict = _compare(want.get(name), have.get(name))
+        if verdict == UNKNOWN:
+            out.append(f"config.{name} (secret, {'to be sent' if dry_run else 'sent'}: cannot be compared)")
+        elif verdict == DIFFERS:
             secret = isinstance(have.get(name), str) and have[name].endswith(MASK)
             out.append(f"config.{name} (secret changed)" if secret or name not in have else f"config.{name}")
     return out
@@ -73,7 +82,7 @@ def apply(cfg: ConfigFile, remote, dry_run: bool, prune: bool, out: TextIO) -> d
                 if not dry_run:
                     ids[channel["name"]] = remote.call("POST", "/channels", json=body).json()["id"]
                 continue
-            changes = _differs(body, existing)
+            changes = _differs(body, existing, dry_run)
             if changes:
                 print(f"~ change channel {channel['name']}: {', '.join(changes)}", file=out)
                 if not dry_run:

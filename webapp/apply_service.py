@@ -10,7 +10,8 @@ monitor without a key) against the ids of monitors that have no key. Unmatched o
 service.create_monitors, the bulk path); with `prune` the stored monitors not named are deleted. A changed
 monitor goes through service.update_monitor, so the edit rules of PUT apply (a changed check resets the
 state, keeps the id and history). Everything happens in one transaction: a refused item changes nothing, and
-a failed apply can simply be run again.
+a failed apply can simply be run again. The address guard's DNS lookups happen before that transaction
+(`apply`), so SQLite's write lock is never held across one.
 """
 
 from __future__ import annotations
@@ -98,13 +99,13 @@ def _match(items: list[dict], stored: list[Monitor]) -> list[Monitor | None]:
     return out
 
 
-def plan(guard: AddressGuard, items: list[dict], prune: bool) -> list[Planned]:
+def plan(verdicts: service.HostVerdicts, items: list[dict], prune: bool) -> list[Planned]:
     """The creates and changes (in request order) and deletes (by id) that make the stored monitors `items`.
-    Addresses are checked for new monitors and changed urls and webhooks only. Raises FieldProblem naming
-    the item (`3.url`)."""
+    Addresses are checked (with `verdicts`) for new monitors and changed urls and webhooks only. Raises
+    FieldProblem naming the item (`3.url`); service.UnvettedHost when `verdicts` is sealed and such a host is new
+    to it."""
     stored = preload_channel_ids(service.attach_tags(list(Monitor.select().order_by(Monitor.id))))
     matched = _match(items, stored)
-    verdicts = service.HostVerdicts(guard)
     planned: list[Planned] = []
     for index, (item, current) in enumerate(zip(items, matched, strict=True)):
         data = dict(item)
@@ -153,12 +154,33 @@ def execute(planned: list[Planned]) -> None:
         Monitor.delete().where(Monitor.id.in_(chunk)).execute()
 
 
+VET_ATTEMPTS = 3
+"""Plans in a row that may find a host the vetting before them did not judge (only when the stored
+monitors change between the two plans: another apply or an edit meanwhile)."""
+
+
 def apply(guard: AddressGuard, items: list[dict], prune: bool, dry_run: bool) -> dict:
-    """Plan, and unless `dry_run` carry out, in one transaction; the result POST /apply returns."""
-    with database.atomic():
-        planned = plan(guard, items, prune)
-        if not dry_run:
-            execute(planned)
+    """Plan, and unless `dry_run` carry out, in one transaction; the result POST /apply returns.
+
+    Addresses are vetted before the transaction: a first plan outside it (reads only) looks up the hosts of
+    the new and changed urls and webhooks, and refuses a blocked one (nothing is stored); the plan inside
+    the transaction uses those verdicts and does no DNS lookup, so the write lock is never held across one.
+    If the stored monitors changed between the two plans so that an unvetted host is now new or changed,
+    it is vetted and planned again (VET_ATTEMPTS in all; then a 409 asking to run the apply again)."""
+    verdicts = service.HostVerdicts(guard)
+    for _ in range(VET_ATTEMPTS):
+        plan(verdicts, items, prune)  # no transaction: the lookups happen here
+        try:
+            with database.atomic(), verdicts.sealed():
+                planned = plan(verdicts, items, prune)
+                if not dry_run:
+                    execute(planned)
+            break
+        except service.UnvettedHost:
+            continue  # changed meanwhile: vet the new hosts outside the transaction and plan again
+    else:
+        raise service.FieldProblem(409, "key", "the stored monitors kept changing while this apply ran; "
+                                   "run it again")
     counts = {action: sum(1 for p in planned if p.action == action) for action in ("create", "change", "delete")}
     counts["unchanged"] = len(items) - counts["create"] - counts["change"]
     return {"dry_run": dry_run, "summary": counts,

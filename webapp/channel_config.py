@@ -186,8 +186,9 @@ def mask(channel_type: str, config: dict) -> dict:
 
 def keep_secrets(channel_type: str, config, stored_type: str | None, stored: dict | None) -> dict:
     """`config` with each secret that is the masked form of the stored one replaced by it ("keep").
-    `stored_type` None is a create: a masked value there is refused (400). A masked value that is not the
-    stored secret's (another channel's, or the secret changed, or the type did) is a 409."""
+    `stored_type` None is a create: a masked value there is refused (400). Any other value ending in the mark
+    (another channel's masked value, the secret changed, the type did, or a made-up `abc****`) is a 409: it
+    is never stored as the secret."""
     if not isinstance(config, dict):
         return config
     out = dict(config)
@@ -200,9 +201,10 @@ def keep_secrets(channel_type: str, config, stored_type: str | None, stored: dic
             out[field.name] = old
         elif stored_type is None:
             raise ConfigProblem(f"config.{field.name}", "is a masked value; send the secret itself")
-        elif field.address == "url" or value == MASK:
-            raise ConfigProblem(f"config.{field.name}", "is a masked value that is not this channel's (it changed, "
-                                "or there is none); send the secret itself, or the current masked value to keep it",
+        else:
+            raise ConfigProblem(f"config.{field.name}", "ends in **** as a masked value does, and is not "
+                                "this channel's masked value (it changed, or there is none); send the secret itself "
+                                "(a secret cannot end in ****), or the current masked value to keep it",
                                 status=409)
     return out
 

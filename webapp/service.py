@@ -23,6 +23,7 @@ under the row lock. Also:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from urllib.parse import urlsplit
 
@@ -68,21 +69,40 @@ def check_addresses(guard: AddressGuard, data: dict) -> None:
             raise FieldProblem(400, name, f"address not allowed: {exc.reason}") from None
 
 
+class UnvettedHost(Exception):
+    """A sealed HostVerdicts was asked about a host it has not judged (it would have had to look it up)."""
+
+
 class HostVerdicts(AddressGuard):
     """An AddressGuard that judges each distinct URL host once and remembers the verdict.
 
     `check_url_host` depends only on the URL's host, so 1,000 monitors on one site cost one DNS lookup,
     not 1,000. Build one per request and drop it: a long-lived cache would keep a verdict after the name's
     addresses change (the checker's connect-time check still applies either way).
+
+    Inside `with verdicts.sealed():` it looks nothing up: a host it has not judged raises UnvettedHost. That
+    is how a caller vets the hosts before a transaction and keeps DNS out of it (a lookup can take seconds,
+    and SQLite's write lock is held for the whole transaction).
     """
 
     def __init__(self, guard: AddressGuard):
         super().__init__(guard.allowed)
         self._verdicts: dict[str | None, str | None] = {}  # host -> reason it is blocked, or None
+        self._sealed = False
+
+    @contextlib.contextmanager
+    def sealed(self):
+        self._sealed = True
+        try:
+            yield self
+        finally:
+            self._sealed = False
 
     def check_url_host(self, url: str) -> None:
         host = urlsplit(url).hostname
         if host not in self._verdicts:
+            if self._sealed:
+                raise UnvettedHost(host)
             try:
                 super().check_url_host(url)
                 self._verdicts[host] = None

@@ -20,6 +20,7 @@ from tests.checker.delivery_helpers import Clock, sender
 from tests.checker.verdicts import verdict
 from tests.conftest import make_settings
 from tests.support.webhook import Reply, WebhookReceiver
+from webapp import pausing
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -159,12 +160,13 @@ def test_pagerduty_gets_the_routing_key_at_send_time_only(db_url):
         settings = make_settings(database_url=db_url, pagerduty_events_url=pd.url)
         key = "R0UT1NGKEY0123456789abcdefABCDEF"
         m = monitor(channel("pager", "pagerduty", {"routing_key": key, "severity": "error"}))
-        record(m, [OK, OK, FAIL, FAIL, FAIL, OK, OK], settings)  # UNKNOWN -> UP sends nothing to PagerDuty
+        record(m, [OK, OK, FAIL, FAIL, FAIL, OK, OK], settings)  # UNKNOWN -> UP resolves (a stale incident)
         rows = list(AlertOutbox.select().order_by(AlertOutbox.id))
-        assert len(rows) == 2 and all(key not in r.payload for r in rows)
+        assert len(rows) == 3 and all(key not in r.payload for r in rows)
         clock = Clock(utcnow())
-        deliver_all(sender(settings, clock), clock, rounds=4)
-        trigger, resolve = (r.json for r in pd.requests)
+        deliver_all(sender(settings, clock), clock, rounds=6)
+        first, trigger, resolve = (r.json for r in pd.requests)
+        assert (first["event_action"], first["dedup_key"]) == ("resolve", f"healthmon-monitor-{m.id}")
         assert (trigger["routing_key"], trigger["event_action"], trigger["payload"]["severity"]) == (
             key, "trigger", "error")
         assert (resolve["routing_key"], resolve["event_action"], resolve["dedup_key"]) == (
@@ -196,3 +198,19 @@ def test_an_email_channel_sends_one_mail_per_event(db, settings):
         assert [r.recipients for r in smtp.received] == [["ops@example.com"]] * 2
         assert [r.message["Subject"] for r in smtp.received] == ["[healthmon] UP: Example Homepage",
                                                                  "[healthmon] DOWN: Example Homepage"]
+
+
+def test_a_down_monitor_paused_and_resumed_resolves_its_pagerduty_incident_when_it_comes_up(db_url):
+    with WebhookReceiver(default=Reply(202, '{"status":"success"}')) as pd:
+        settings = make_settings(database_url=db_url, pagerduty_events_url=pd.url)
+        m = monitor(channel("pager", "pagerduty", {"routing_key": "R0UT1NGKEY0123456789abcdefABCDEF"}))
+        record(m, [FAIL, FAIL, FAIL], settings)  # UNKNOWN -> DOWN: an incident opens
+        pausing.pause_monitor(m.id, now=T0 + dt.timedelta(minutes=5))
+        pausing.resume_monitor(m.id, now=T0 + dt.timedelta(minutes=6))
+        generation = Monitor.get_by_id(m.id).generation
+        for n in range(2):  # UNKNOWN -> UP
+            record_result(CheckJob(m.id, T0 + dt.timedelta(minutes=7, seconds=30 * n), generation), OK, settings)
+        clock = Clock(utcnow())
+        deliver_all(sender(settings, clock), clock, rounds=4)
+        assert [(r.json["event_action"], r.json["dedup_key"]) for r in pd.requests] == [
+            ("trigger", f"healthmon-monitor-{m.id}"), ("resolve", f"healthmon-monitor-{m.id}")]

@@ -182,10 +182,14 @@ def test_pagerduty_degraded_is_a_warning_whatever_the_channels_severity():
     assert cp.pagerduty_body(DOWN, "error")["payload"]["severity"] == "error"
 
 
-@pytest.mark.parametrize("event", [change(from_status="UNKNOWN", to_status="UP"), change(to_status="UNKNOWN")])
-def test_pagerduty_hears_nothing_of_a_new_monitor_coming_up(event):
-    assert cp.pagerduty_body(event) is None
-    assert cp.pagerduty_payload(event, "K") is None
+def test_pagerduty_hears_nothing_of_a_change_to_unknown():
+    assert cp.pagerduty_body(change(to_status="UNKNOWN")) is None
+    assert cp.pagerduty_payload(change(to_status="UNKNOWN"), "K") is None
+
+
+def test_unknown_to_up_resolves_so_an_incident_left_open_by_a_pause_or_an_edit_is_closed():
+    assert cp.pagerduty_payload(change(monitor_id=7, from_status="UNKNOWN", to_status="UP"), "K") == {
+        "routing_key": "K", "event_action": "resolve", "dedup_key": "healthmon-monitor-7"}
 
 
 def test_a_pagerduty_tls_warning_triggers_its_own_incident_per_certificate():
@@ -274,6 +278,11 @@ def test_the_examples_in_docs_alerts_md_are_what_is_sent():
                                                       "...": "the JSON event above"}
     assert sent["payload"].pop("custom_details") == alerts.json_payload(google)
     assert shown == sent
+    resolve = json.loads(re.search(r"A resolve is only `(\{.*?\})`", doc).group(1))
+    to_up = re.search(r"\| to UP from (.*?) \| `resolve` \|", doc).group(1).replace(" or ", ", ").split(", ")
+    assert sorted(to_up) == ["DEGRADED", "DOWN", "UNKNOWN"]
+    for old in to_up:
+        assert cp.pagerduty_payload(change(monitor_id=1, from_status=old, to_status="UP"), "<routing key>") == resolve
 
 
 def test_the_email_examples_in_docs_alerts_md_are_what_is_sent():

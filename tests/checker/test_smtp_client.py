@@ -1,11 +1,13 @@
 """The SMTP client against a real SMTP server on 127.0.0.1: STARTTLS and implicit TLS with a test CA, logins
 accepted and refused, recipients refused for good or for now, no credentials in clear unless asked, the
-address guard, timeouts; and no error message carries the password."""
+address guard, timeouts (one budget for the whole send, however slowly the server answers); and no error
+message carries the password."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 
 import pytest
 
@@ -13,7 +15,7 @@ from checker import smtp_client
 from checker.smtp_client import send_mail
 from checker.webhook_client import TransportError
 from healthmon.netguard import AddressGuard
-from tests.support.smtp import SilentListener, SmtpServer
+from tests.support.smtp import SilentListener, SlowSmtpServer, SmtpServer
 from tests.support.targets import closed_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -125,6 +127,29 @@ def test_a_server_that_never_answers_times_out():
     with SilentListener() as silent:
         error = failure(silent.port, timeout=0.5)
     assert (error.kind, error.message) == ("timeout", "127.0.0.1 did not answer within 0.5 s")
+
+
+def _gives_up_with_a_timeout(port: int, **overrides) -> float:
+    """How long a send with a 2 s budget took to fail, having failed with kind timeout."""
+    started = time.monotonic()
+    error = failure(port, timeout=2, **overrides)
+    assert (error.kind, error.message) == ("timeout", "127.0.0.1 did not answer within 2 s")
+    return time.monotonic() - started
+
+
+def test_the_timeout_is_the_budget_of_the_whole_send_not_of_each_step():
+    with SlowSmtpServer(pause=0.8) as slow:  # each answer in time, the six of them not
+        assert _gives_up_with_a_timeout(slow.port) < 6
+
+
+def test_a_server_trickling_its_greeting_a_byte_at_a_time_cannot_stretch_the_send():
+    with SlowSmtpServer(pause=0.2, trickle=True) as slow:
+        assert _gives_up_with_a_timeout(slow.port) < 6
+
+
+def test_a_tls_handshake_that_never_ends_times_out_within_the_budget():
+    with SilentListener() as silent:
+        assert _gives_up_with_a_timeout(silent.port, security="tls") < 6
 
 
 def test_a_closed_port_is_a_connection_error():

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from healthmon import apply
-from healthmon.models import CheckResult, Monitor
+from healthmon.models import Channel, CheckResult, Monitor
 from tests.conftest import make_settings
 from tests.webapp.conftest import make_key
 from webapp.app import create_app
@@ -146,7 +146,9 @@ def test_channels_are_matched_by_name_and_monitors_link_them_and_escalate_by_nam
     channels = {c["name"]: c["id"] for c in remote.paged("/channels")}
     shop = Monitor.get(Monitor.key == "shop")
     assert shop.channel_ids == [channels["ops"]] and shop.escalation_channel_id == channels["oncall"]
-    assert _apply(remote, tmp_path, CHANNELS_FILE, monkeypatch)[1] == "No changes: 1 monitors as declared.\n"
+    assert _apply(remote, tmp_path, CHANNELS_FILE, monkeypatch)[1] == (
+        "~ change channel oncall: config.secret (secret, sent: cannot be compared)\n"
+        "No changes: 1 monitors as declared.\n")
 
     exported = io.StringIO()
     assert apply.run_export(remote, out=exported) == 0
@@ -154,6 +156,26 @@ def test_channels_are_matched_by_name_and_monitors_link_them_and_escalate_by_nam
     assert "escalation_channel: oncall" in text and "SECRET" not in text
     assert _apply(remote, tmp_path, text, monkeypatch, prune=True)[:2] == (0, "No changes: 1 monitors as declared.\n")
     assert Monitor.get(Monitor.key == "shop").escalation_channel_id == channels["oncall"]
+
+
+def test_a_rotated_secret_masked_as_stars_alone_is_sent_and_said_so_and_an_export_keeps_it(
+        remote, tmp_path, monkeypatch):
+    _apply(remote, tmp_path, CHANNELS_FILE, monkeypatch)
+    rotated = CHANNELS_FILE.replace('"${TOKEN}-0123456789"', '"${TOKEN}-rotated-9876543210"')
+    line = "~ change channel oncall: config.secret ({}: cannot be compared)"
+    code, out, _ = _apply(remote, tmp_path, rotated, monkeypatch, dry_run=True)
+    assert code == 0 and out.splitlines()[0] == line.format("secret, to be sent")
+    assert Channel.get(Channel.name == "oncall").config["secret"] == "tok-SECRET-1-0123456789"
+    code, out, _ = _apply(remote, tmp_path, rotated, monkeypatch)
+    assert code == 0 and out.splitlines()[0] == line.format("secret, sent")
+    assert Channel.get(Channel.name == "oncall").config["secret"] == "tok-SECRET-1-rotated-9876543210"
+
+    exported = io.StringIO()
+    assert apply.run_export(remote, out=exported) == 0
+    assert "secret: '****'" in exported.getvalue() or 'secret: "****"' in exported.getvalue()
+    assert _apply(remote, tmp_path, exported.getvalue(), monkeypatch) == (
+        0, "No changes: 1 monitors as declared.\n", "")
+    assert Channel.get(Channel.name == "oncall").config["secret"] == "tok-SECRET-1-rotated-9876543210"
 
 
 def test_a_monitor_naming_an_undeclared_channel_is_an_error_at_its_line(remote, tmp_path, monkeypatch):

@@ -1,12 +1,16 @@
 """A real SMTP server on 127.0.0.1 for tests (aiosmtpd in a thread): it records what it was sent and who
-logged in, refuses recipients as told, and can offer STARTTLS or speak implicit TLS."""
+logged in, refuses recipients as told, and can offer STARTTLS or speak implicit TLS; and servers that never
+answer or answer slowly."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -111,6 +115,69 @@ class SilentListener:
             return count
 
     def __enter__(self) -> SilentListener:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
+
+
+class SlowSmtpServer:
+    """A raw SMTP server on 127.0.0.1 that takes its time: it waits `pause` seconds before each answer, or
+    with `trickle` sends each answer one byte every `pause` seconds, its greeting never ending. It serves
+    one connection at a time, each for at most `serve_for` seconds; `port`."""
+
+    ANSWERS = {b"EHLO": b"250 ok\r\n", b"HELO": b"250 ok\r\n", b"MAIL": b"250 ok\r\n", b"RCPT": b"250 ok\r\n",
+               b"DATA": b"354 go on\r\n", b"QUIT": b"221 bye\r\n"}
+
+    def __init__(self, pause: float, trickle: bool = False, serve_for: float = 20.0):
+        self.pause, self.trickle, self.serve_for = pause, trickle, serve_for
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _say(self, conn: socket.socket, answer: bytes, until: float) -> None:
+        if not self.trickle:
+            time.sleep(self.pause)
+            conn.sendall(answer)
+            return
+        while time.monotonic() < until:  # never a whole line: "220 " and then dots
+            conn.sendall(answer[:1] if answer else b".")
+            answer = answer[1:]
+            time.sleep(self.pause)
+
+    def _serve_one(self, conn: socket.socket) -> None:
+        until = time.monotonic() + self.serve_for
+        conn.settimeout(self.serve_for)
+        lines = conn.makefile("rb")
+        self._say(conn, b"220 " if self.trickle else b"220 slow.test ESMTP\r\n", until)
+        in_data = False
+        for line in lines:
+            if time.monotonic() >= until:
+                return
+            if in_data:
+                if line == b".\r\n":
+                    in_data = False
+                    self._say(conn, b"250 queued\r\n", until)
+                continue
+            verb = line[:4].upper()
+            in_data = verb == b"DATA"
+            self._say(conn, self.ANSWERS.get(verb, b"502 no\r\n"), until)
+            if verb == b"QUIT":
+                return
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                self._serve_one(conn)
+
+    def __enter__(self) -> SlowSmtpServer:
+        self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -91,6 +91,17 @@ def test_a_masked_value_that_is_not_this_channels_is_a_conflict(api):
     assert masked_on_create["message"].startswith("config.webhook_url: ")
 
 
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_secret_ending_in_the_mask_that_is_not_the_stored_ones_mask_is_a_conflict_and_not_stored(api, method):
+    stored = {"url": "https://example.com/hooks/tok3n", "secret": "x" * 20}
+    made = create(api, kind="webhook", config=stored)
+    body = {"name": "ops", "type": "webhook", "config": {**made["config"], "secret": "abcdefghijklmnop****"}}
+    response = getattr(api, method)(f"/channels/{made['id']}", json=body)
+    assert response.status_code == 409 and response.json["message"].startswith("config.secret: ")
+    assert list(response.json["errors"]["json"]) == ["config.secret"]
+    assert Channel.get_by_id(made["id"]).config == stored
+
+
 def test_changing_the_type_needs_a_config_of_the_new_type(api):
     made = create(api)
     refused = api.patch(f"/channels/{made['id']}", json={"type": "pagerduty"})

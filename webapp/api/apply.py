@@ -38,7 +38,8 @@ def create_blueprint(settings: Settings) -> Blueprint:
         @blp.alt_response(401, schema=ErrorSchema, description="Missing, invalid or revoked API key.")
         @blp.alt_response(403, schema=ErrorSchema, description="The API key is read-only.")
         @blp.alt_response(409, schema=ErrorSchema, description="A masked webhook_url that is not the matched "
-                                                               "monitor's, or a key taken meanwhile.")
+                                                               "monitor's, a key taken meanwhile, or monitors "
+                                                               "that kept changing while the apply ran.")
         @blp.alt_response(413, schema=ErrorSchema, description="The body is over 32 MiB.")
         def post(self, data):
             """Create, change and (prune) delete monitors so that the stored ones are those given, matched by
