@@ -88,6 +88,18 @@ CASES = [
 ]
 
 
+TEXT_QUERY = {"tag", "key"}
+"""Query parameters whose pattern admits what a boolean or a number prints as (`tag=false`, `key=123`):
+negative generation "breaks" their type, but a query value is text on the wire, and that text is a valid
+tag or key, rightly accepted. Such cases prove nothing and are not sent."""
+
+
+def _text_in_disguise(case) -> bool:
+    values = [v for name, v in (case.query or {}).items() if name in TEXT_QUERY]
+    flat = [x for v in values for x in (v if isinstance(v, list) else [v])]
+    return any(isinstance(x, bool | int | float) for x in flat)
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("path", "method", "mode"), CASES)
 def test_generated_requests_conform_to_the_schema(live, path, method, mode):
@@ -103,6 +115,8 @@ def test_generated_requests_conform_to_the_schema(live, path, method, mode):
         suppress_health_check=list(HealthCheck),
     )
     def check(case):
+        if mode is GenerationMode.NEGATIVE and _text_in_disguise(case):
+            return
         # positive_data_acceptance is left out: the schema cannot say "timeout < check_interval" or
         # "not a private address", so some schema-valid bodies are rightly refused.
         case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, excluded_checks=[positive_data_acceptance])
