@@ -82,10 +82,12 @@ def run(settings: Settings) -> int:
     try:
         _loop(settings, Scheduler(settings, queue), stop)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         queue.close()
         _drop_connection()
+        # Only now: a second SIGTERM during the cleanup above (a supervisor repeating itself) must not kill
+        # the process with the default handler (exit -15) instead of letting it finish and exit 0.
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     log.info("[SCHEDULER] stopped")
     return 0
 

@@ -120,3 +120,25 @@ def test_the_scheduler_prunes_results_older_than_the_retention_period(settings):
     finally:
         service.Scheduler = original
     assert [r.checked_at > old for r in CheckResult.select()] == [True]
+
+
+class ClosingQueue:
+    """A queue that notes which SIGTERM handler is in place while the scheduler closes it."""
+
+    handler_at_close = None
+
+    def close(self):
+        ClosingQueue.handler_at_close = signal.getsignal(signal.SIGTERM)
+
+
+def test_a_second_sigterm_during_the_shutdown_cannot_kill_the_scheduler(settings, monkeypatch):
+    monkeypatch.setattr(service, "Scheduler", StopAfterOneTick)
+    monkeypatch.setattr(service, "open_queue", lambda settings: ClosingQueue())
+    before = signal.getsignal(signal.SIGTERM)
+
+    assert service.run(settings) == 0
+
+    # While it cleans up, a repeated SIGTERM only asks again to stop; the default handler (which would end
+    # the process with -15 before it finished) is back only once it is done.
+    assert ClosingQueue.handler_at_close not in (signal.SIG_DFL, before)
+    assert signal.getsignal(signal.SIGTERM) is before
