@@ -158,7 +158,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "scheduler":
         from scheduler.service import run
 
-        return run(settings)
+        return run(settings, restore_signals=False)  # a repeated SIGTERM while exiting must not end it with -15
     if command == "checker":
         from checker.pool import run
 

@@ -73,8 +73,13 @@ def _drop_connection() -> None:
         database.close()
 
 
-def run(settings: Settings) -> int:
-    """Run the scheduler loop until SIGTERM or SIGINT. Returns the exit status (0)."""
+def run(settings: Settings, *, restore_signals: bool = True) -> int:
+    """Run the scheduler loop until SIGTERM or SIGINT. Returns the exit status (0).
+
+    `restore_signals=False` (the `healthmon scheduler` process) keeps the stop handler installed after the
+    loop, up to the process's exit: a supervisor that repeats its SIGTERM while the process winds down must
+    not end it with the default handler (exit -15) a moment before it would have exited 0. In-process
+    callers (the default) get their own handlers back once the cleanup is done."""
     bind(settings.database_url)
     queue = open_queue(settings)
     stop = _Stop()
@@ -84,10 +89,10 @@ def run(settings: Settings) -> int:
     finally:
         queue.close()
         _drop_connection()
-        # Only now: a second SIGTERM during the cleanup above (a supervisor repeating itself) must not kill
-        # the process with the default handler (exit -15) instead of letting it finish and exit 0.
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # Only after the cleanup: a repeated SIGTERM during it only asks again to stop.
+        if restore_signals:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     log.info("[SCHEDULER] stopped")
     return 0
 

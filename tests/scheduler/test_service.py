@@ -142,3 +142,16 @@ def test_a_second_sigterm_during_the_shutdown_cannot_kill_the_scheduler(settings
     # the process with -15 before it finished) is back only once it is done.
     assert ClosingQueue.handler_at_close not in (signal.SIG_DFL, before)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_scheduler_process_keeps_its_stop_handler_until_it_exits(settings, monkeypatch):
+    monkeypatch.setattr(service, "Scheduler", StopAfterOneTick)
+    before, before_int = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        assert service.run(settings, restore_signals=False) == 0
+        # What `healthmon scheduler` runs: after the loop, up to the exit, a SIGTERM still only asks to stop.
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, before)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, before_int)
