@@ -8,11 +8,10 @@ from marshmallow import fields, validate
 from healthmon import defaults
 from webapp.schemas import (
     BoundedList,
-    MonitorBulkCreateSchema,
+    ItemListInput,
     MonitorReplaceSchema,
     StrictBoolean,
     any_key_rules,
-    flatten_errors,
 )
 
 
@@ -25,11 +24,8 @@ class ApplyMonitorSchema(MonitorReplaceSchema):
                        "with that id (it must have no key of its own).", "example": "api-health"})
 
 
-class ApplyRequestSchema(ma.Schema):
+class ApplyRequestSchema(ItemListInput):
     """POST /apply: every monitor wanted, and whether to delete the others (`prune`) or only plan (`dry_run`)."""
-
-    class Meta:
-        unknown = ma.RAISE
 
     monitors = BoundedList(
         fields.Nested(ApplyMonitorSchema), required=True,
@@ -38,17 +34,6 @@ class ApplyRequestSchema(ma.Schema):
     prune = StrictBoolean(load_default=False, metadata={
         "description": "Delete every stored monitor the request does not name (with its history)."})
     dry_run = StrictBoolean(load_default=False, metadata={"description": "Only plan: change nothing."})
-
-    def __init__(self, *, item_schema: ApplyMonitorSchema | None = None, **kwargs):
-        """`item_schema`: built with the app's MIN_CHECK_INTERVAL."""
-        super().__init__(**kwargs)
-        if item_schema is not None:
-            self.fields["monitors"].inner.nested = item_schema
-
-    def handle_error(self, error, data, *, many, **kwargs):
-        raise ma.ValidationError(flatten_errors(error.messages)) from None
-
-    summarise_errors = staticmethod(MonitorBulkCreateSchema.summarise_errors)
 
 
 class FieldChangeSchema(ma.Schema):

@@ -365,27 +365,16 @@ def flatten_errors(messages: dict, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-class MonitorBulkCreateSchema(ma.Schema):
-    """POST /monitors/bulk: `{"monitors": [...]}`, each item exactly what POST /monitors accepts.
-
-    Errors name the item by its index (`monitors.3.url`), one level deep under errors.json, and the
-    422's message names the first of them (`summarise_errors`, read by webapp.errors).
-    """
+class ItemListInput(ma.Schema):
+    """A request body holding a list of monitors under `monitors` (the bulk create, /apply): the item schema
+    is the app's (it carries MIN_CHECK_INTERVAL), errors are flattened to one level (`monitors.3.url`), and
+    the 422's message names the first of them (`summarise_errors`, read by webapp.errors)."""
 
     class Meta:
         unknown = ma.RAISE
 
-    monitors = BoundedList(
-        fields.Nested(MonitorCreateSchema), required=True,
-        validate=validate.Length(
-            min=1, max=defaults.MAX_BULK_MONITORS,
-            error="Must hold {min} to {max} monitors; send a larger set as several requests.",
-        ),
-        metadata={"description": f"1 to {defaults.MAX_BULK_MONITORS} monitors, created all or nothing."},
-    )
-
-    def __init__(self, *, item_schema: MonitorCreateSchema | None = None, **kwargs):
-        """`item_schema`: the POST /monitors schema of the app (it carries MIN_CHECK_INTERVAL)."""
+    def __init__(self, *, item_schema: ma.Schema | None = None, **kwargs):
+        """`item_schema`: the app's schema of one item."""
         super().__init__(**kwargs)
         if item_schema is not None:
             self.fields["monitors"].inner.nested = item_schema
@@ -401,6 +390,23 @@ class MonitorBulkCreateSchema(ma.Schema):
         path, reason = problems[0]
         more = len(problems) - 1
         return f"{path}: {reason}" + (f" (and {more} more; see errors)" if more else "")
+
+
+class MonitorBulkCreateSchema(ItemListInput):
+    """POST /monitors/bulk: `{"monitors": [...]}`, each item exactly what POST /monitors accepts.
+
+    Errors name the item by its index (`monitors.3.url`), one level deep under errors.json, and the
+    422's message names the first of them (`summarise_errors`, read by webapp.errors).
+    """
+
+    monitors = BoundedList(
+        fields.Nested(MonitorCreateSchema), required=True,
+        validate=validate.Length(
+            min=1, max=defaults.MAX_BULK_MONITORS,
+            error="Must hold {min} to {max} monitors; send a larger set as several requests.",
+        ),
+        metadata={"description": f"1 to {defaults.MAX_BULK_MONITORS} monitors, created all or nothing."},
+    )
 
 
 PAGINATION_ARGS = ("page", "page_size")

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 from marshmallow import RAISE
 
 from webapp import maintenance_service as service
-from webapp.api import Blueprint
+from webapp.api import Blueprint, error_docs
 from webapp.api.monitors import _field_problem, require_json_body
 from webapp.auth import require_api_key
 from webapp.maintenance_schemas import (
@@ -31,12 +30,7 @@ _ERRORS = {401: "Missing, invalid or revoked API key.", 403: "The API key is rea
            404: "No maintenance window with this id."}
 
 
-def _documents(*codes):
-    def decorate(view):
-        for code in codes:
-            view = blp.alt_response(code, schema=ErrorSchema, description=_ERRORS[code])(view)
-        return view
-    return decorate
+_documents = error_docs(blp, _ERRORS)
 
 
 def _saved(call, *args):

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from webapp import pausing
-from webapp.api import Blueprint
+from webapp.api import Blueprint, error_docs
 from webapp.auth import require_api_key
 from webapp.schemas import MonitorSchema
 
@@ -19,11 +18,9 @@ blp = Blueprint("pause", __name__, url_prefix="/monitors", description=(
 blp.before_request(require_api_key)
 
 
-def _errors(view):
-    for code, text in ((401, "Missing, invalid or revoked API key."), (403, "The API key is read-only."),
-                       (404, "No monitor with this id.")):
-        view = blp.alt_response(code, schema=ErrorSchema, description=text)(view)
-    return view
+_documents = error_docs(blp, {401: "Missing, invalid or revoked API key.", 403: "The API key is read-only.",
+                              404: "No monitor with this id."})
+_errors = _documents(401, 403, 404)
 
 
 def _found(monitor, monitor_id: int):
