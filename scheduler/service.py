@@ -76,10 +76,10 @@ def _drop_connection() -> None:
 def run(settings: Settings, *, restore_signals: bool = True) -> int:
     """Run the scheduler loop until SIGTERM or SIGINT. Returns the exit status (0).
 
-    `restore_signals=False` (the `healthmon scheduler` process) keeps the stop handler installed after the
-    loop, up to the process's exit: a supervisor that repeats its SIGTERM while the process winds down must
-    not end it with the default handler (exit -15) a moment before it would have exited 0. In-process
-    callers (the default) get their own handlers back once the cleanup is done."""
+    `restore_signals=False` (the `healthmon scheduler` process) ignores SIGTERM and SIGINT once the loop and
+    its cleanup are done, up to the process's exit: a supervisor that repeats its SIGTERM while the process
+    winds down must not end it with the default action (exit -15) a moment before it would have exited 0.
+    In-process callers (the default) get their own handlers back once the cleanup is done."""
     bind(settings.database_url)
     queue = open_queue(settings)
     stop = _Stop()
@@ -90,9 +90,10 @@ def run(settings: Settings, *, restore_signals: bool = True) -> int:
         queue.close()
         _drop_connection()
         # Only after the cleanup: a repeated SIGTERM during it only asks again to stop.
-        if restore_signals:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        for sig, handler in previous.items():
+            # The process itself ignores them from here on: at interpreter exit CPython puts the default
+            # action back for every signal with a Python handler, and a repeat arriving then ended it with -15.
+            signal.signal(sig, handler if restore_signals else signal.SIG_IGN)
     log.info("[SCHEDULER] stopped")
     return 0
 

@@ -145,6 +145,8 @@ def test_healthmon_up_on_a_read_only_database_says_so_and_exits_non_zero(tmp_pat
         up, _port = _start_up(disk, tmp_path, "up")
         try:
             code = up.popen.wait(60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("healthmon up on a read-only database did not exit within 60 s:\n" + up.output()[-3000:])
         finally:
             up.kill()
         out = up.output()
