@@ -104,8 +104,8 @@ class InlineQueueIO:
         self.stop_requested = True
         return []
 
-    def shutdown(self) -> None:
-        """Send the queued deletes."""
+    def shutdown(self, grace_left: float = 0.0) -> None:
+        """Send the queued deletes. (No receive is ever in progress here: `grace_left` is not needed.)"""
         self.close_intake()
         self._flush_acks()
 

@@ -7,10 +7,11 @@ libcurl, each one delays collecting finished checks and starting new ones; measu
 process fell from 313 to 39 checks/s and a 200 ms target's latency rose to 468 ms max (bench/worker_throughput.py).
 
 Receiver: whenever the worker has free check slots it reserves min(10, free) of them and long-polls
-(WaitTimeSeconds = QUEUE_WAIT_SECONDS, 20 by default: an idle process makes 3 requests a minute). What comes
-back goes into the handoff. Slots are reserved before the poll, so the handoff never holds more messages than
-the loop can start at once: nothing waits in a local buffer for a slot (celery#8875: prefetched SQS messages
-stranded by a warm shutdown until their visibility timeout), and a stop releases the few in the handoff at once.
+(WaitTimeSeconds = QUEUE_WAIT_SECONDS, 20 by default: an idle process makes 3 requests a minute; never longer
+than SHUTDOWN_GRACE, see the Worker). What comes back goes into the handoff. Slots are reserved before the
+poll, so the handoff never holds more messages than the loop can start at once: nothing waits in a local
+buffer for a slot (celery#8875: prefetched SQS messages stranded by a warm shutdown until their visibility
+timeout), and a stop releases the few in the handoff at once.
 
 Acknowledger: the loop commits a result, then queues the receipt here; this thread deletes what is queued with
 `delete_many` (DeleteMessageBatch, 10 a call; one statement on the database queue). Whatever piles up while a
@@ -51,9 +52,13 @@ ACK_BATCH = 100
 """Most receipts per delete_many call (SQS splits it into calls of 10)."""
 
 ACK_FLUSH_SECONDS = 2.0
+"""At shutdown: how long to wait for queued deletes to be sent."""
+
 RECEIVER_JOIN_SECONDS = 1.0
-"""At shutdown: how long to wait for queued deletes to be sent, and for a receiver still in a long poll
-(SQS: up to 20 s). Both fit in the 5 s the pool parent allows beyond SHUTDOWN_GRACE."""
+"""At shutdown: how long beyond the end of the grace period to wait for a receive still in progress (a slow
+network round trip). A long poll is never longer than the grace (the Worker caps QUEUE_WAIT_SECONDS at
+SHUTDOWN_GRACE), so one started before the stop has returned by then. With the deletes' flush this fits in
+the 5 s the pool parent allows beyond SHUTDOWN_GRACE."""
 
 ERROR_BACKOFF_MIN = 1.0
 ERROR_BACKOFF_MAX = OUTAGE_BACKOFF_MAX
@@ -161,21 +166,31 @@ class QueueIO:
             self._cond.notify_all()
         return out
 
-    def shutdown(self) -> None:
-        """Send the queued deletes (up to ACK_FLUSH_SECONDS) and wait up to RECEIVER_JOIN_SECONDS for the
-        receiver. A receiver still in a long poll is abandoned (daemon thread): messages it gets afterwards
-        are neither started nor released; they return after the visibility timeout. Nothing is lost."""
+    def shutdown(self, grace_left: float = 0.0) -> None:
+        """Send the queued deletes (up to ACK_FLUSH_SECONDS) and wait for a receive in progress to return, up
+        to `grace_left` (what remains of the stop's grace period) + RECEIVER_JOIN_SECONDS; what it returns is
+        handed back at once (`_hand_over`). Waiting matters: a poll left running would take messages (a job
+        just enqueued, or one another stopping checker handed back) that nobody starts or releases, hidden
+        until their visibility timeout. A long poll is never longer than the grace, so only a stalled network
+        call outlasts this wait; that receiver is then abandoned (daemon thread) and what it gets returns after
+        the visibility timeout, logged. Nothing is lost either way."""
         self.close_intake()
         with self._cond:
             self._acks_closed = True
             self._cond.notify_all()
         receiver_thread, ack_thread = self._threads or (None, None)
+        started = time.monotonic()
         if ack_thread is not None:
             ack_thread.join(ACK_FLUSH_SECONDS)
         if receiver_thread is not None:
-            receiver_thread.join(RECEIVER_JOIN_SECONDS)
+            waited = time.monotonic() - started
+            receiver_thread.join(max(0.0, grace_left + RECEIVER_JOIN_SECONDS - waited))
         with self._cond:
             self._abandoned = True
+        if receiver_thread is not None and receiver_thread.is_alive():
+            log.warning("[CHECKER] shutdown: a receive still in progress after %.0f s is abandoned; messages it "
+                        "returns become visible again after the visibility timeout",
+                        time.monotonic() - started)
         if ack_thread is not None and ack_thread.is_alive():
             log.warning("[CHECKER] shutdown: deletes still pending after %.0f s; those messages will be "
                         "redelivered and dropped", ACK_FLUSH_SECONDS)

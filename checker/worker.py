@@ -28,7 +28,9 @@ Message life cycle (at-least-once, nothing lost):
 Stopping (SIGTERM): receiving stops at once and messages received but not started are released; checks in
 flight get until SHUTDOWN_GRACE after the stop request; the rest are aborted and released (visible again at
 once; on the database queue a release does not count towards dead-lettering). Queued deletes are sent, and
-the receiver gets up to a second to finish a long poll (see `QueueIO.shutdown`): 20 s grace + under 5 s.
+a long poll still in progress is waited for up to the end of the grace (+1 s) and what it brings is released
+too (see `QueueIO.shutdown`): 20 s grace + under 5 s. So that it always ends in time, the long-poll wait is
+min(QUEUE_WAIT_SECONDS, SHUTDOWN_GRACE).
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ class Worker:
     `concurrency` (default settings.checker_concurrency) caps checks in flight; the receiver asks only for
     as many messages as there are free slots, so every received message starts at once.
     `receive_wait` is the long-poll wait (default settings.queue_wait_seconds; tests use a short one so the
-    receiver thread ends quickly).
+    receiver thread ends quickly), never more than settings.shutdown_grace: a stopping worker waits for the
+    poll in progress to return, and that wait must end within the grace.
     """
 
     def __init__(
@@ -108,7 +111,7 @@ class Worker:
         self._buffer_since: float | None = None
         self._retry_at = 0.0  # after a failed commit, no retry before this (clock time)
         self._record_failures = 0  # consecutive failed commits
-        wait = settings.queue_wait_seconds if receive_wait is None else receive_wait
+        wait = min(settings.queue_wait_seconds if receive_wait is None else receive_wait, settings.shutdown_grace)
         # Threads only for a remote queue (SQS); the database queue's calls are local and fast, and threads
         # would contend with this one for the GIL (checker/queue_inline.py). A queue without `remote` is
         # taken to be remote.
@@ -179,7 +182,7 @@ class Worker:
         aborted = [received for received, _job, _spec in self.engine.abort_all()]
         self.io.release(aborted)
         self.io.finished(len(aborted))
-        self.io.shutdown()
+        self.io.shutdown(grace_left=max(0.0, deadline - self._clock()))
         # One figure for everything handed back: aborted checks, jobs never started, and messages a receive
         # returned after the stop; the same number as the `released` stat in "worker stopped".
         released = self.stats["released"]
