@@ -11,6 +11,9 @@ Series (labels `monitor_id`, `name` per monitor):
 - healthmon_monitor_up: 1 UP or DEGRADED (answering, if slowly), 0 DOWN (enabled monitors whose state is
   decided; UNKNOWN has no sample)
 - healthmon_monitor_latency_seconds: the last check's latency
+- healthmon_monitor_tls_expiry_timestamp_seconds: when the certificate last served to the monitor expires
+  (Unix time; enabled https monitors once a check has seen one), as blackbox_exporter's
+  probe_ssl_earliest_cert_expiry: alert on `... - time() < 14 * 86400`
 - healthmon_monitor_checks_total{outcome="ok"|"failed"}: checks recorded, ever (counter)
 - healthmon_monitors{status}: enabled monitors by the status shown (PAUSED; MAINTENANCE while a window
   covers one); healthmon_monitors_disabled
@@ -55,17 +58,21 @@ class DatabaseCollector(Collector):
             yield from self._families(utcnow())
 
     def _families(self, now: dt.datetime):
-        monitors = sql.query("SELECT id, name, status, enabled, last_latency_ms FROM monitors ORDER BY id")
+        monitors = sql.query("SELECT id, name, status, enabled, last_latency_ms, tls_expires_at FROM monitors "
+                             "ORDER BY id")
         names = {m[0]: m[1] for m in monitors}
         up = GaugeMetricFamily("healthmon_monitor_up", "1 while the monitor is UP or DEGRADED, 0 while DOWN.",
                                labels=["monitor_id", "name"])
         latency = GaugeMetricFamily("healthmon_monitor_latency_seconds", "Latency of the monitor's last check.",
                                     labels=["monitor_id", "name"])
         by_status = dict.fromkeys((*STORED_STATUSES, MAINTENANCE), 0)
+        tls_expiry = GaugeMetricFamily("healthmon_monitor_tls_expiry_timestamp_seconds", "When the TLS "
+                                       "certificate last served to the monitor expires (Unix time).",
+                                       labels=["monitor_id", "name"])
         in_maintenance = GaugeMetricFamily("healthmon_monitor_maintenance", "1 while a maintenance window covers "
                                            "the monitor (its alerts are held back).", labels=["monitor_id", "name"])
         disabled = 0
-        for monitor_id, name, status, enabled, last_latency in monitors:
+        for monitor_id, name, status, enabled, last_latency, tls_expires_at in monitors:
             if not enabled:
                 disabled += 1
                 continue
@@ -77,8 +84,11 @@ class DatabaseCollector(Collector):
                 up.add_metric(labels, 1.0 if status in ANSWERING else 0.0)
             if last_latency is not None:
                 latency.add_metric(labels, float(last_latency) / 1000.0)
+            if tls_expires_at is not None:
+                tls_expiry.add_metric(labels, _unix_seconds(tls_expires_at))
         yield up
         yield latency
+        yield tls_expiry
         yield in_maintenance
         counts = GaugeMetricFamily("healthmon_monitors", "Enabled monitors by the status shown (MAINTENANCE while "
                                    "a window covers one).", labels=["status"])
@@ -128,6 +138,12 @@ class DatabaseCollector(Collector):
         mark = rollups.watermark()
         yield GaugeMetricFamily("healthmon_rollup_lag_seconds", "How far the rollup job's watermark trails now.",
                                 value=(now - mark).total_seconds() if mark else 0.0)
+
+
+def _unix_seconds(stored) -> float:
+    """A stored naive-UTC timestamp (a datetime; SQLite's raw query gives its ISO text) as Unix seconds."""
+    moment = stored if isinstance(stored, dt.datetime) else dt.datetime.fromisoformat(str(stored))
+    return moment.replace(tzinfo=dt.UTC).timestamp()
 
 
 def registry(queue_backend: str) -> CollectorRegistry:

@@ -113,3 +113,21 @@ def test_the_setting_is_strict():
     assert Settings.from_env({"METRICS": "off"}).metrics == "off"
     with pytest.raises(SettingsError, match="METRICS='yes' is not valid"):
         Settings.from_env({"METRICS": "yes"})
+
+
+def test_the_certificate_expiry_of_each_https_monitor_is_a_unix_timestamp(db_url):
+    expires = dt.datetime(2027, 2, 2, 12, 30)
+    served = Monitor.create(name="shop", url="https://example.com/", check_interval=60, timeout=5, status="UP",
+                            tls_expires_at=expires, tls_fingerprint="aa" * 32, tls_observed_at=utcnow())
+    Monitor.create(name="plain", url="http://example.com/", check_interval=60, timeout=5, status="UP")
+    Monitor.create(name="off", url="https://example.org/", check_interval=60, timeout=5, enabled=False,
+                   tls_expires_at=expires, tls_fingerprint="bb" * 32)
+    database.close()
+
+    samples = scrape(_app(db_url).test_client())
+
+    expiry = {dict(labels)["name"]: value for (name, labels), value in samples.items()
+              if name == "healthmon_monitor_tls_expiry_timestamp_seconds"}
+    assert expiry == {"shop": 1801571400.0}  # 2027-02-02T12:30:00Z; none for http, none for a disabled monitor
+    assert ("healthmon_monitor_tls_expiry_timestamp_seconds",
+            (("monitor_id", str(served.id)), ("name", "shop"))) in samples
