@@ -83,13 +83,15 @@ def api_problems(cfg: ConfigFile, error: ApiError) -> list[Problem]:
 def describe(change: dict) -> str:
     """One plan line: `~ change monitor api-health: check_interval 60 -> 30, webhook_url (secret changed)`."""
     line = f"{SYMBOLS[change['action']]} {change['action']} monitor {change['key']}"
-    parts = []
-    for item in change.get("fields", []):
-        if item["secret"]:
-            parts.append(f"{item['field']} (secret changed)")
-        else:
-            parts.append(f"{item['field']} {_short(item.get('old'))} -> {_short(item.get('new'))}")
-    return line + (": " + ", ".join(parts) if parts else "")
+    fields = field_list(change.get("fields", []))
+    return line + (": " + fields if fields else "")
+
+
+def field_list(fields: list[dict]) -> str:
+    """A plan's field changes (POST /apply's or /channels/plan's) as text: `check_interval 60 -> 30,
+    webhook_url (secret changed)`; a secret's values are not in the plan, so never here either."""
+    return ", ".join(f"{item['field']} (secret changed)" if item["secret"]
+                     else f"{item['field']} {_short(item.get('old'))} -> {_short(item.get('new'))}" for item in fields)
 
 
 def _short(value) -> str:

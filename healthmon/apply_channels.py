@@ -1,15 +1,13 @@
 """The `channels:` section of a config file, applied through the /channels API by `healthmon apply`, and
 monitors' channel names mapped to ids (healthmon.apply).
 
-Channels are matched by name. A declared channel that does not exist is created (POST /channels); one
-whose type or config differs is replaced (PUT /channels/{id}); with --prune, channels the file does not
-declare are deleted. Secrets: the API shows them masked, and a masked value sent back keeps the stored one
-(so an exported file changes nothing). A secret given in full (from `${VAR}`) is compared by its masked
-form: a secret URL's mask (scheme, host, a path prefix) tells most changes apart. A secret masked as `****`
-alone (a routing key, a password, an HMAC secret) cannot be compared, so when the file gives it in full it
-is sent (the channel is PUT as declared) and the plan says so: `config.secret (secret, sent: cannot be
-compared)`. A rotated secret thus always reaches the server; the price is that such a channel is sent on
-every apply (the server stores the same value again: nothing else about it changes).
+Channels are matched by name. The server compares the declared channels with the stored ones
+(POST /channels/plan), secrets included: only it holds them, the API shows them masked. So a secret from
+`${VAR}` that has not changed is no change, a rotated one is (`config.secret (secret changed)`, its value
+never printed), and a masked value (as `healthmon export` writes it) keeps the stored secret. The plan also
+checks every declared channel as a save would (type rules, address guard), so a dry run finds what the apply
+would refuse. Then a channel that does not exist is created (POST /channels), one that differs is replaced
+(PUT /channels/{id}); with --prune, channels the file does not declare are deleted.
 
 In a dry run a channel to be created has no id yet: monitors linking it are planned without it (a note
 says so).
@@ -19,46 +17,20 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from healthmon.config_file import ConfigError, ConfigFile
-from healthmon.redact import mask_webhook_url
-
-MASK = "****"
+from healthmon.config_file import ConfigError, ConfigFile, split_path
 
 
-SAME, DIFFERS, UNKNOWN = "same", "differs", "unknown"
-
-
-def _compare(declared, shown) -> str:
-    """Whether a declared config value is what the API shows (masked or not); UNKNOWN for a full secret the
-    API shows only as `****` (see the module docstring)."""
-    if declared == shown:
-        return SAME
-    if isinstance(declared, str) and isinstance(shown, str) and shown.endswith(MASK):
-        if shown == MASK:
-            return UNKNOWN
-        return SAME if mask_webhook_url(declared) == shown else DIFFERS
-    return DIFFERS
-
-
-def _differs(declared: dict, current: dict, dry_run: bool) -> list[str]:
-    out = []
-    if declared.get("type") != current.get("type"):
-        out.append(f"type {current.get('type')} -> {declared.get('type')}")
-    want, have = declared.get("config") or {}, current.get("config") or {}
-    for name in sorted(set(want) | set(have)):
-        verdict = _compare(want.get(name), have.get(name))
-        if verdict == UNKNOWN:
-            out.append(f"config.{name} (secret, {'to be sent' if dry_run else 'sent'}: cannot be compared)")
-        elif verdict == DIFFERS:
-            secret = isinstance(have.get(name), str) and have[name].endswith(MASK)
-            out.append(f"config.{name} (secret changed)" if secret or name not in have else f"config.{name}")
-    return out
+def _problems(cfg: ConfigFile, exc, prefix: tuple = ()) -> ConfigError:
+    """An API refusal as problems at the file's lines: the fields it names (under `prefix`), else its message."""
+    fields = ((exc.body or {}).get("errors") or {}).get("json") or {}
+    return ConfigError([cfg.problem((*prefix, *split_path(f)), r[0]) for f, r in fields.items()]
+                       or [cfg.problem(prefix or ("channels",), str(exc))])
 
 
 def apply(cfg: ConfigFile, remote, dry_run: bool, prune: bool, out: TextIO) -> dict[str, int]:
     """Make the API's channels the file's (unless dry_run); print each change. Returns name -> id of every
     channel there is (or, in a dry run, already was)."""
-    from healthmon.apply import ApiError
+    from healthmon.apply import ApiError, field_list
 
     names = {n for m in cfg.monitors for n in linked_names(m)}
     if not cfg.channels and not names and not prune:
@@ -73,26 +45,23 @@ def apply(cfg: ConfigFile, remote, dry_run: bool, prune: bool, out: TextIO) -> d
     if unknown:
         raise ConfigError([cfg.problem(("monitors", i, field), f"no channel named {n!r} (declare it under "
                                        "channels:)") for i, field, n in unknown])
-    for index, channel in enumerate(cfg.channels):
-        body = {"name": channel["name"], "type": channel["type"], "config": channel.get("config") or {}}
-        existing = current.get(channel["name"])
+    bodies = [{"name": c["name"], "type": c["type"], "config": c.get("config") or {}} for c in cfg.channels]
+    try:
+        plan = remote.call("POST", "/channels/plan", json={"channels": bodies}).json()["channels"] if bodies else []
+    except ApiError as exc:
+        raise _problems(cfg, exc) from None
+    for index, (body, planned) in enumerate(zip(bodies, plan, strict=True)):
         try:
-            if existing is None:
-                print(f"+ create channel {channel['name']}", file=out)
+            if planned["action"] == "create":
+                print(f"+ create channel {body['name']}", file=out)
                 if not dry_run:
-                    ids[channel["name"]] = remote.call("POST", "/channels", json=body).json()["id"]
-                continue
-            changes = _differs(body, existing, dry_run)
-            if changes:
-                print(f"~ change channel {channel['name']}: {', '.join(changes)}", file=out)
+                    ids[body["name"]] = remote.call("POST", "/channels", json=body).json()["id"]
+            elif planned["action"] == "change":
+                print(f"~ change channel {body['name']}: {field_list(planned['fields'])}", file=out)
                 if not dry_run:
-                    remote.call("PUT", f"/channels/{existing['id']}", json=body)
+                    remote.call("PUT", f"/channels/{planned['id']}", json=body)
         except ApiError as exc:
-            fields = ((exc.body or {}).get("errors") or {}).get("json") or {}
-            from healthmon.config_file import split_path
-
-            raise ConfigError([cfg.problem(("channels", index, *split_path(f)), r[0]) for f, r in fields.items()]
-                              or [cfg.problem(("channels", index), str(exc))]) from None
+            raise _problems(cfg, exc, ("channels", index)) from None
     if prune:
         for name, channel in current.items():
             if name not in declared:

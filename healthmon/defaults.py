@@ -96,5 +96,12 @@ MAX_APPLY_MONITORS = 20_000
 """Most monitors one POST /apply (config as code) declares: twice the 10,000 it is measured at (bench/apply.py).
 Validated and planned in one request and one transaction, so a failed apply changes nothing."""
 
+MAX_PLANNED_CHANNELS = 1000
+"""Most channels one POST /channels/plan compares (a config file declares a handful; this bounds the request)."""
+
+MAX_CHANNEL_PLAN_REQUEST_BYTES = 8 * 1024 * 1024
+"""Largest POST /channels/plan body: 1,000 channels of the largest kind (e-mail to 20 addresses of 254
+characters, a 256-character password: about 6 KiB) and then some."""
+
 MAX_APPLY_REQUEST_BYTES = 32 * 1024 * 1024
 """Largest POST /apply body: 20,000 monitors at an average of 1.6 KiB."""

@@ -13,6 +13,8 @@
   states that only with a discriminator inside the object); the description lists them. The hook gives a
   generated channel body of a valid type a valid config of that type (hosts that do not resolve in the
   namespace: nothing is ever sent), and drops a PATCH's config sent without its type.
+  A channel plan (`/channels/plan`) gets the same repair for each of its channels, and a repeated name is
+  made distinct (a property unique across an array's objects, as with keys below).
 - A monitor's `channels` must name existing channels, which no schema can know (like "not a private
   address"); the hook empties a generated list.
 - A monitor's escalation needs both `escalation_minutes` and `escalation_channel` (or neither: a rule
@@ -114,6 +116,20 @@ def _repair_channel(body):
     return body
 
 
+def _repair_plan(body):
+    if not isinstance(body, dict) or not isinstance(body.get("channels"), list):
+        return body
+    items, names = [], set()
+    for item in body["channels"]:
+        item = _repair_channel(item)
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"].strip() in names:
+            item = {**item, "name": f"{item['name'].strip()[:90]}-{len(items)}"}
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            names.add(item["name"].strip())
+        items.append(item)
+    return {**body, "channels": items} if items != body["channels"] else body
+
+
 def _repair_links(item):
     if isinstance(item, dict) and isinstance(item.get("channels"), list) and item["channels"]:
         item = {**item, "channels": []}
@@ -204,6 +220,8 @@ def _repair_window(body, method: str):
 def _repaired(case):
     """The case's body with the rules above applied (the same object when nothing needed repairing)."""
     body = case.body
+    if case.operation.path == "/channels/plan":
+        return _repair_plan(body)
     if case.operation.path.startswith("/channels"):
         return _repair_channel(body)
     if case.operation.path.startswith("/maintenance"):

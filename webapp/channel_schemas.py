@@ -7,9 +7,11 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from healthmon.defaults import MAX_PLANNED_CHANNELS
 from healthmon.models import CHANNEL_TYPES
 from webapp import channel_config
-from webapp.schemas import DisplayName, PagedQuerySchema, UtcDateTime
+from webapp.apply_schemas import FieldChangeSchema
+from webapp.schemas import BoundedList, DisplayName, ItemListInput, PagedQuerySchema, UtcDateTime
 
 CONFIG_DESCRIPTION = (
     "Type-specific settings. slack, discord, teams: `webhook_url` (secret). webhook: `url` (secret: it may carry "
@@ -81,3 +83,27 @@ class ChannelTestSchema(ma.Schema):
     error = fields.String(allow_none=True, required=True, metadata={
         "description": "Why it failed (status, a known error code, the transport error; never the address or "
                        "a secret); null when ok."})
+
+
+class ChannelPlanRequestSchema(ItemListInput):
+    """POST /channels/plan: channels as a config file declares them."""
+
+    channels = BoundedList(fields.Nested(ChannelCreateSchema), required=True,
+                           validate=validate.Length(max=MAX_PLANNED_CHANNELS), metadata={
+                               "description": f"At most {MAX_PLANNED_CHANNELS}, matched by name (each name once); "
+                                              "secrets in full, or masked as the API shows them (keep)."})
+
+
+class PlannedChannelSchema(ma.Schema):
+    name = fields.String(required=True)
+    id = fields.Integer(allow_none=True, required=True, metadata={"description": "null: no channel has this name."})
+    action = fields.String(required=True, validate=validate.OneOf(["create", "change", "unchanged"]))
+    fields_ = fields.List(fields.Nested(FieldChangeSchema), data_key="fields", attribute="fields", required=True,
+                          metadata={"description": "What a save would change: `type` or `config.<name>`; a secret's "
+                                                   "values are never shown (`secret`: true)."})
+
+
+class ChannelPlanSchema(ma.Schema):
+    """What saving each declared channel would do, in request order."""
+
+    channels = fields.List(fields.Nested(PlannedChannelSchema), required=True)

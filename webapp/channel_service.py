@@ -6,6 +6,9 @@ Nothing here knows Flask: views turn `FieldProblem` into an error response.
 - A name is unique: another channel's name is a 409.
 - Deleting a channel deletes its links to monitors (cascade); its alerts still pending in the outbox fail
   for good when the sender finds the channel gone (checker/delivery.py).
+- `plan_channels` compares channels as a config file declares them with the stored ones, secrets included,
+  and names what differs without a secret's value: so `healthmon apply` sends only what changed, a secret
+  from `${VAR}` included, which it could not compare itself (the API shows it masked).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from healthmon.models import Channel, Monitor
 from healthmon.netguard import AddressGuard, BlockedAddress
 from healthmon.settings import Settings
 from webapp import channel_config
-from webapp.service import MAX_ID, FieldProblem
+from webapp.service import MAX_ID, FieldProblem, HostVerdicts
 
 TEST_TIMEOUT = 10.0
 """Seconds the test send may take (the sender's WEBHOOK_TIMEOUT): the request waits for it."""
@@ -117,6 +120,53 @@ def delete_channel(channel_id: int) -> bool:
         (Monitor.update(escalation_channel_id=None, escalation_minutes=None)
          .where(Monitor.escalation_channel_id == channel_id).execute())
         return Channel.delete().where(Channel.id == channel_id).execute() > 0
+
+
+def plan_channels(guard: AddressGuard, items: list[dict]) -> list[dict]:
+    """What saving each of `items` (name, type, config: as PUT or POST takes them) would do to the stored
+    channel of that name, in order: `{"name", "id", "action", "fields"}`, action `create` (no such channel,
+    id None), `change` or `unchanged`; `fields` as POST /apply's plan has them ({field, secret, old, new},
+    no value for a secret). Changes nothing. Each item is checked as a save would check it (a masked secret
+    keeps the stored one, the type's rules, the address guard): a refusal is the same FieldProblem, its field
+    named `<index>.config.<name>`; a name given twice is a 422 on the second. Each distinct host is looked
+    up once (a thousand channels to one SMTP server cost one DNS lookup)."""
+    guard = HostVerdicts(guard)
+    stored = {c.name: c for c in Channel.select().where(Channel.name.in_([i["name"] for i in items]))}
+    seen: set[str] = set()
+    out = []
+    for index, item in enumerate(items):
+        if item["name"] in seen:
+            raise FieldProblem(422, f"{index}.name", "names a channel given earlier in the list")
+        seen.add(item["name"])
+        current = stored.get(item["name"])
+        try:
+            config = _checked(guard, item["type"], item["config"], current)
+        except FieldProblem as problem:
+            raise problem.within(str(index)) from None
+        if current is None:
+            out.append({"name": item["name"], "id": None, "action": "create", "fields": []})
+            continue
+        fields = _differences(current, item["type"], config)
+        out.append({"name": item["name"], "id": current.id, "action": "change" if fields else "unchanged",
+                    "fields": fields})
+    return out
+
+
+def _differences(current: Channel, channel_type: str, config: dict) -> list[dict]:
+    """The fields a save of (channel_type, config) changes in `current`; secrets without their values."""
+    out = []
+    if current.type != channel_type:
+        out.append({"field": "type", "secret": False, "old": current.type, "new": channel_type})
+    secret = {f.name for kind in {current.type, channel_type} for f in channel_config.SPECS.get(kind, ()) if f.secret}
+    old = current.config or {}
+    for name in sorted(set(old) | set(config)):
+        if old.get(name) == config.get(name):
+            continue
+        if name in secret:
+            out.append({"field": f"config.{name}", "secret": True})
+        else:
+            out.append({"field": f"config.{name}", "secret": False, "old": old.get(name), "new": config.get(name)})
+    return out
 
 
 def send_test(channel: Channel, settings: Settings, guard: AddressGuard) -> dict:

@@ -366,9 +366,10 @@ def flatten_errors(messages: dict, prefix: str = "") -> dict[str, list[str]]:
 
 
 class ItemListInput(ma.Schema):
-    """A request body holding a list of monitors under `monitors` (the bulk create, /apply): the item schema
-    is the app's (it carries MIN_CHECK_INTERVAL), errors are flattened to one level (`monitors.3.url`), and
-    the 422's message names the first of them (`summarise_errors`, read by webapp.errors)."""
+    """A request body holding a list of items: monitors under `monitors` (the bulk create, /apply; the item
+    schema is the app's, it carries MIN_CHECK_INTERVAL), or channels (/channels/plan). Errors are flattened
+    to one level (`monitors.3.url`), and the 422's message names the first of them (`summarise_errors`,
+    read by webapp.errors)."""
 
     class Meta:
         unknown = ma.RAISE

@@ -46,6 +46,7 @@ OPERATIONS = [
     ("/channels/{channel_id}", "PATCH"),
     ("/channels/{channel_id}", "DELETE"),
     ("/channels/{channel_id}/test", "POST"),
+    ("/channels/plan", "POST"),
     ("/monitors/{monitor_id}/pause", "POST"),
     ("/monitors/{monitor_id}/resume", "POST"),
     ("/maintenance", "GET"),

@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE
 
+from healthmon import defaults
 from healthmon.netguard import AddressGuard
 from healthmon.settings import Settings
 from webapp import channel_service, service
@@ -23,6 +24,8 @@ from webapp.channel_schemas import (
     CREATE_EXAMPLE,
     ChannelCreateSchema,
     ChannelPatchSchema,
+    ChannelPlanRequestSchema,
+    ChannelPlanSchema,
     ChannelQuerySchema,
     ChannelSchema,
     ChannelTestSchema,
@@ -97,6 +100,23 @@ def create_blueprint(settings: Settings) -> Blueprint:
                 return channel_service.create_channel(guard, data)
             except service.FieldProblem as problem:
                 _field_problem(problem)
+
+    @blp.route("/plan")
+    class ChannelPlan(MethodView):
+        max_request_bytes = defaults.MAX_CHANNEL_PLAN_REQUEST_BYTES  # read by webapp.app's body limit
+
+        @documents(400, 401, 403, 409)
+        @blp.arguments(ChannelPlanRequestSchema, example={"channels": [CREATE_EXAMPLE]})
+        @blp.response(200, ChannelPlanSchema)
+        def post(self, data):
+            """Say what saving each given channel (matched by name) would change, secrets included; change
+            nothing. For `healthmon apply`: a secret the API shows masked is compared here, where it is
+            stored, and only the names of the fields that differ come back, never a secret's value. Each
+            channel is checked as PUT checks it; errors name it: `channels.2.config.routing_key`."""
+            try:
+                return {"channels": channel_service.plan_channels(guard, data["channels"])}
+            except service.FieldProblem as problem:
+                _field_problem(problem.within("channels"))
 
     @blp.route("/<int:channel_id>")
     class ChannelById(MethodView):
