@@ -33,7 +33,9 @@ from healthmon.backoff import OUTAGE_BACKOFF_MAX, backoff
 log = logging.getLogger("healthmon.checker")
 
 STOP_MARGIN_SECONDS = 5.0
-"""Parent's wait beyond shutdown_grace for children to exit: release + close take well under a second."""
+"""Parent's wait beyond shutdown_grace for children to exit. A worker's release and close take well under a
+second; sending its queued deletes (up to 2 s) and waiting for a long poll in progress (up to 1 s past the
+grace, checker/queue_io.py) are bounded well within this."""
 
 RESTART_BACKOFF_MIN = 1.0
 RESTART_BACKOFF_MAX = 30.0

@@ -109,9 +109,9 @@ class InlineQueueIO:
         self.close_intake()
         self._flush_acks()
 
-    def release(self, received: list[ReceivedJob]) -> int:
-        """release_many; counts them through `on_released`. Returns how many."""
-        count = release_logged(self.queue, received)
+    def release(self, received: list[ReceivedJob], delay: int = 0) -> int:
+        """release_many (visible after `delay` s); counts them through `on_released`. Returns how many."""
+        count = release_logged(self.queue, received, delay)
         if count:
             self._on_released(count)
         return count

@@ -29,6 +29,7 @@ lock the interrupted thread may hold); everything else shared is guarded by `_co
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -169,11 +170,12 @@ class QueueIO:
     def shutdown(self, grace_left: float = 0.0) -> None:
         """Send the queued deletes (up to ACK_FLUSH_SECONDS) and wait for a receive in progress to return, up
         to `grace_left` (what remains of the stop's grace period) + RECEIVER_JOIN_SECONDS; what it returns is
-        handed back at once (`_hand_over`). Waiting matters: a poll left running would take messages (a job
-        just enqueued, or one another stopping checker handed back) that nobody starts or releases, hidden
-        until their visibility timeout. A long poll is never longer than the grace, so only a stalled network
-        call outlasts this wait; that receiver is then abandoned (daemon thread) and what it gets returns after
-        the visibility timeout, logged. Nothing is lost either way."""
+        handed back (`_hand_over`: visible again after one long-poll wait). Waiting matters: a poll left
+        running would take messages (a job just enqueued, or one another stopping checker handed back) that
+        nobody starts or releases, hidden until their visibility timeout. A long poll request is never longer
+        than the grace, so only a stalled network call (or botocore retrying one) outlasts this wait; that
+        receiver is then abandoned (daemon thread) and what it gets returns after the visibility timeout,
+        logged. Nothing is lost either way."""
         self.close_intake()
         with self._cond:
             self._acks_closed = True
@@ -195,9 +197,10 @@ class QueueIO:
             log.warning("[CHECKER] shutdown: deletes still pending after %.0f s; those messages will be "
                         "redelivered and dropped", ACK_FLUSH_SECONDS)
 
-    def release(self, received: list[ReceivedJob]) -> int:
-        """release_many in the calling thread; counts them through `on_released`. Returns how many."""
-        count = release_logged(self.queue, received)
+    def release(self, received: list[ReceivedJob], delay: int = 0) -> int:
+        """release_many (visible after `delay` s) in the calling thread; counts them through `on_released`.
+        Returns how many."""
+        count = release_logged(self.queue, received, delay)
         if count:
             self._on_released(count)
         return count
@@ -250,8 +253,11 @@ class QueueIO:
                 self._cond.notify_all()
                 return
             self._reserved -= asked
-        # The stop arrived while we were long-polling: hand these straight back.
-        self.release(batch)
+        # The stop arrived while we were long-polling: hand these back, hidden for one long-poll wait. Visible
+        # at once, they would go to the polls other stopping checkers of this pool (all signalled together)
+        # still have open, each adding a receive that SQS counts towards dead-lettering; those polls began
+        # before their stop, so they have all returned once this wait is over, and a running checker takes them.
+        self.release(batch, delay=math.ceil(self.wait_seconds))
 
     # -- acknowledger thread -------------------------------------------------------------------------
 
@@ -278,13 +284,13 @@ def delete_logged(queue: CheckQueue, batch: list[ReceivedJob]) -> None:
                     "and dropped", len(batch), exc.__class__.__name__, exc)
 
 
-def release_logged(queue: CheckQueue, received: list[ReceivedJob]) -> int:
-    """release_many; returns how many were released. A failure is logged and counts 0: the messages
-    still come back after their visibility timeout."""
+def release_logged(queue: CheckQueue, received: list[ReceivedJob], delay: int = 0) -> int:
+    """release_many (visible after `delay` s); returns how many were released. A failure is logged and
+    counts 0: the messages still come back after their visibility timeout."""
     if not received:
         return 0
     try:
-        return queue.release_many(received)
+        return queue.release_many(received, delay)
     except Exception as exc:  # noqa: BLE001
         log.warning("[CHECKER] release of %d message(s) failed (%s: %s); they return after the visibility "
                     "timeout", len(received), exc.__class__.__name__, exc)

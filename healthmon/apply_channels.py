@@ -19,9 +19,16 @@ from typing import TextIO
 
 from healthmon.config_file import ConfigError, ConfigFile, split_path
 
+FIELD_REFUSALS = (400, 409, 422)
+"""API answers about the request's fields, shown at the file's lines; any other error (a read-only key, a
+server down) is about the apply as a whole and shown as it is (healthmon.apply.run_apply)."""
+
 
 def _problems(cfg: ConfigFile, exc, prefix: tuple = ()) -> ConfigError:
-    """An API refusal as problems at the file's lines: the fields it names (under `prefix`), else its message."""
+    """A field refusal as problems at the file's lines: the fields it names (under `prefix`), else its message.
+    Re-raises any other ApiError."""
+    if exc.status not in FIELD_REFUSALS:
+        raise exc
     fields = ((exc.body or {}).get("errors") or {}).get("json") or {}
     return ConfigError([cfg.problem((*prefix, *split_path(f)), r[0]) for f, r in fields.items()]
                        or [cfg.problem(prefix or ("channels",), str(exc))])
@@ -49,6 +56,9 @@ def apply(cfg: ConfigFile, remote, dry_run: bool, prune: bool, out: TextIO) -> d
     try:
         plan = remote.call("POST", "/channels/plan", json={"channels": bodies}).json()["channels"] if bodies else []
     except ApiError as exc:
+        if exc.status in (404, 405):
+            raise ApiError(exc.status, "the server has no POST /channels/plan: it is older than this healthmon "
+                           "apply; upgrade the server (or apply the monitors without a channels: section)") from None
         raise _problems(cfg, exc) from None
     for index, (body, planned) in enumerate(zip(bodies, plan, strict=True)):
         try:

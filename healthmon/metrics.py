@@ -11,9 +11,10 @@ Series (labels `monitor_id`, `name` per monitor):
 - healthmon_monitor_up: 1 UP or DEGRADED (answering, if slowly), 0 DOWN (enabled monitors whose state is
   decided; UNKNOWN has no sample)
 - healthmon_monitor_latency_seconds: the last check's latency
-- healthmon_monitor_tls_expiry_timestamp_seconds: when the certificate last served to the monitor expires
-  (Unix time; enabled https monitors once a check has seen one), as blackbox_exporter's
-  probe_ssl_earliest_cert_expiry: alert on `... - time() < 14 * 86400`
+- healthmon_monitor_tls_expiry_timestamp_seconds: when the leaf certificate last served to the monitor
+  expires (Unix time; enabled, unpaused https monitors once a check has seen one), for alerts like
+  blackbox_exporter's probe_ssl_earliest_cert_expiry (which takes the earliest of the chain):
+  `... - time() < 14 * 86400`
 - healthmon_monitor_checks_total{outcome="ok"|"failed"}: checks recorded, ever (counter)
 - healthmon_monitors{status}: enabled monitors by the status shown (PAUSED; MAINTENANCE while a window
   covers one); healthmon_monitors_disabled
@@ -35,7 +36,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from healthmon import rollups, sql
 from healthmon.db import database, utcnow
-from healthmon.domain.status import ANSWERING, DOWN, MAINTENANCE, STORED_STATUSES
+from healthmon.domain.status import ANSWERING, DOWN, MAINTENANCE, PAUSED, STORED_STATUSES
 from healthmon.maintenance import displayed_status
 from healthmon.stats import pipeline_stats
 
@@ -84,7 +85,7 @@ class DatabaseCollector(Collector):
                 up.add_metric(labels, 1.0 if status in ANSWERING else 0.0)
             if last_latency is not None:
                 latency.add_metric(labels, float(last_latency) / 1000.0)
-            if tls_expires_at is not None:
+            if tls_expires_at is not None and status != PAUSED:  # a paused monitor's may be stale
                 tls_expiry.add_metric(labels, _unix_seconds(tls_expires_at))
         yield up
         yield latency

@@ -85,9 +85,10 @@ class CheckQueue(Protocol):
         many were deleted. An entry that fails (stale receipt, per-entry error) is logged and left: the message
         is redelivered, and a job whose result is committed is then dropped. Raises if a call fails outright."""
 
-    def release_many(self, received: list[ReceivedJob]) -> int:
-        """`release` for several messages (SQS: 10 a call). Returns how many were released; failed entries are
-        logged and left (they return after the visibility timeout). Raises if a call fails outright.
+    def release_many(self, received: list[ReceivedJob], delay: int = 0) -> int:
+        """`release` for several messages (SQS: 10 a call), visible again after `delay` whole seconds (0: now).
+        Returns how many were released; failed entries are logged and left (they return after the visibility
+        timeout). Raises if a call fails outright.
         A release does not count as a receive towards dead-lettering on the database queue; on SQS it does
         (ApproximateReceiveCount only grows)."""
 

@@ -150,12 +150,13 @@ class DatabaseQueue:
         receipts are ignored. Returns how many rows were deleted."""
         return sum(QueueMessage.delete().where(self._match(chunk)).execute() for chunk in sql.chunks(received))
 
-    def release_many(self, received: list[ReceivedJob]) -> int:
-        """One UPDATE (per 500 receipts, `sql.chunks`): visible now, and the receive undone (receive_count - 1,
-        never below 0), so messages handed back at shutdown never count towards dead-lettering, however
-        often checkers are redeployed. Stale receipts are ignored. Returns how many rows were released."""
+    def release_many(self, received: list[ReceivedJob], delay: int = 0) -> int:
+        """One UPDATE (per 500 receipts, `sql.chunks`): visible after `delay` seconds (0: now), and the receive
+        undone (receive_count - 1, never below 0), so messages handed back at shutdown never count towards
+        dead-lettering, however often checkers are redeployed. Stale receipts are ignored. Returns how many
+        rows were released."""
         undone = Case(None, [(QueueMessage.receive_count > 0, QueueMessage.receive_count - 1)], 0)
-        now = self._clock()
+        now = self._clock() + dt.timedelta(seconds=delay)
         return sum(
             QueueMessage.update(visible_at=now, receipt=None, receive_count=undone).where(self._match(chunk)).execute()
             for chunk in sql.chunks(received)

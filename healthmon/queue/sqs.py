@@ -201,10 +201,11 @@ class SqsQueue:
         """DeleteMessageBatch, 10 entries a call. Failed entries are logged and left for redelivery."""
         return self._batches(received, "delete_message_batch", "delete", {})
 
-    def release_many(self, received: list[ReceivedJob]) -> int:
-        """ChangeMessageVisibilityBatch to 0, 10 entries a call. Failed entries are logged and left: they
-        return after the visibility timeout. Each release still counts as a receive (see `release`)."""
-        return self._batches(received, "change_message_visibility_batch", "release", {"VisibilityTimeout": 0})
+    def release_many(self, received: list[ReceivedJob], delay: int = 0) -> int:
+        """ChangeMessageVisibilityBatch to `delay` (0: visible now), 10 entries a call. Failed entries are logged
+        and left: they return after the visibility timeout. Each release still counts as a receive (see
+        `release`)."""
+        return self._batches(received, "change_message_visibility_batch", "release", {"VisibilityTimeout": delay})
 
     def _batches(self, received: list[ReceivedJob], call: str, what: str, extra: dict) -> int:
         done = 0

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from checker.pool import STOP_MARGIN_SECONDS
 from healthmon.settings import Settings
 from tests.ansible.support import ANSIBLE_DIR
 from tests.support.settings_env import variables_read_by_settings
@@ -34,7 +35,7 @@ def test_the_role_defaults_are_healthmons_own_defaults():
     assert d["healthmon_host"] == s.host
     assert d["healthmon_log_level"] == s.log_level
     assert d["healthmon_aws_region"] == s.aws_region
-    assert d["healthmon_stop_timeout"] > s.shutdown_grace
+    assert d["healthmon_stop_timeout"] >= s.shutdown_grace + STOP_MARGIN_SECONDS
     aws = _defaults(AWS_ROLE)
     assert aws["healthmon_aws_sqs_max_receives"] == s.queue_max_receives
     assert aws["healthmon_aws_sqs_visibility_timeout"] == s.queue_visibility_timeout

@@ -202,3 +202,32 @@ def test_a_dry_run_finds_a_channel_the_api_would_refuse_at_its_line(remote, tmp_
     assert (code, out) == (1, "")
     assert err.startswith("monitors.yaml:7: channels[1].config.url: address not allowed")
     assert remote.paged("/channels") == [] and Monitor.select().count() == 0
+
+
+def test_a_read_only_key_is_reported_as_such_not_as_a_fault_at_a_line(remote, tmp_path, monkeypatch):
+    reader = apply.Remote(remote.base_url, make_key(read_only=True))
+    code, out, err = _apply(reader, tmp_path, CHANNELS_FILE, monkeypatch, dry_run=True)
+    assert (code, out) == (1, "")
+    assert err == "the API answered 403: This API key is read-only.\n"
+
+
+class OlderServer:
+    """The API as a server from before POST /channels/plan answers it: 404."""
+
+    def __init__(self, remote):
+        self.remote, self.base_url = remote, remote.base_url
+
+    def paged(self, path):
+        return self.remote.paged(path)
+
+    def call(self, method, path, **kwargs):
+        if path == "/channels/plan":
+            raise apply.ApiError(404, "Not Found")
+        return self.remote.call(method, path, **kwargs)
+
+
+def test_a_server_without_the_channel_plan_is_named_as_too_old(remote, tmp_path, monkeypatch):
+    code, out, err = _apply(OlderServer(remote), tmp_path, CHANNELS_FILE, monkeypatch)
+    assert (code, out) == (1, "")
+    assert "the server has no POST /channels/plan: it is older than this healthmon apply" in err
+    assert remote.paged("/channels") == []

@@ -164,6 +164,16 @@ def test_it_releases_many_messages_visible_at_once(harness):
     assert sorted(r.job.monitor_id for r in receive_all(queue)) == list(range(1, 13))
 
 
+def test_it_releases_messages_that_stay_hidden_for_the_delay_given(harness):
+    queue = harness.make(visibility=30)
+    queue.send_jobs([job(i) for i in range(1, 4)])
+    received = receive_all(queue)
+    assert queue.release_many(received, delay=1) == 3
+    assert queue.receive(10, 0) == []
+    time.sleep(1.3)
+    assert sorted(r.job.monitor_id for r in receive_all(queue)) == [1, 2, 3]
+
+
 def test_it_sends_more_than_ten_jobs_in_several_batches(harness):
     queue = harness.make()
     jobs = [job(i) for i in range(1, 26)]
