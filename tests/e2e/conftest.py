@@ -22,7 +22,10 @@ class Distributed:
         self.moto = moto
         self.log_dir = log_dir
         self.queue_url, self.dlq_url = moto.create_queue(max_receives=max_receives)
-        self.env = base_env(DATABASE_URL=db_url, SQS_QUEUE_URL=self.queue_url, WEB_CONCURRENCY=1, **moto.env)
+        # QUEUE_WAIT_SECONDS 2: a stopping checker waits for its open long poll (checker/queue_io.py), and a
+        # short one keeps each stop of an idle pool short; tests about the defaults set 20 again.
+        self.env = base_env(DATABASE_URL=db_url, SQS_QUEUE_URL=self.queue_url, WEB_CONCURRENCY=1,
+                            QUEUE_WAIT_SECONDS=2, **moto.env)
         self.procs: list[Proc] = []
         self._cli("init-db")
 

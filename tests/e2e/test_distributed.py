@@ -178,7 +178,8 @@ def test_sigterm_at_the_default_grace_hands_back_checks_that_cannot_finish_withi
             monkeypatch.setenv(key, value)
         queue = SqsQueue(distributed.moto.settings(sqs_queue_url=distributed.queue_url))
         queue.send_jobs([CheckJob(m.id, slot) for m in quick + endless])
-        pool = distributed.start("checker", "checker", "--processes", "2", "--concurrency", "5")
+        pool = distributed.start("checker", "checker", "--processes", "2", "--concurrency", "5",
+                                 QUEUE_WAIT_SECONDS=20)
         with database_at(distributed.db_url):
             wait_until(lambda: CheckResult.select().count() == 4, 30, "the quick checks recorded")
         wait_until(lambda: distributed.counts() == (2, 10), 30, "ten checks running, two jobs waiting")

@@ -37,7 +37,7 @@ outbox is full when the SIGTERM arrives and the sender is, most of the time, in 
 STOP_LIMIT = 25.0
 """The pool must exit within SHUTDOWN_GRACE (20 s, the default) + the parent's 5 s margin, under ECS's 30 s."""
 
-POOL_ENV = {"QUEUE_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT}
+POOL_ENV = {"QUEUE_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT, "QUEUE_WAIT_SECONDS": 20}
 """Defaults otherwise (20 s grace, 20 s long polls): the production settings."""
 
 
