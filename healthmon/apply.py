@@ -72,12 +72,21 @@ class Remote:
             page += 1
 
 
-def api_problems(cfg: ConfigFile, error: ApiError) -> list[Problem]:
-    """An API error as problems at the file's lines: `monitors.3.url` is monitors[3].url's line."""
+FIELD_REFUSALS = (400, 409, 422)
+"""API answers about the request's fields, shown at the file's lines; any other error (a read-only key, a
+server down) is about the apply as a whole and shown as it is."""
+
+
+def api_problems(cfg: ConfigFile, error: ApiError, prefix: tuple = (), at: tuple = ()) -> list[Problem]:
+    """An API error as problems at the file's lines: `monitors.3.url` is monitors[3].url's line; a field named
+    within one item (`config.url` of a channel PUT) is placed under `prefix` (("channels", 2)). Without a
+    field: the error at the line of `at` (default `prefix`; the file's first line when both are empty)."""
+    at = at or prefix
     fields = ((error.body or {}).get("errors") or {}).get("json") or {}
-    problems = [cfg.problem(config_file.split_path(dotted), reasons[0] if isinstance(reasons, list) else str(reasons))
+    problems = [cfg.problem((*prefix, *config_file.split_path(dotted)),
+                            reasons[0] if isinstance(reasons, list) else str(reasons))
                 for dotted, reasons in fields.items()]
-    return problems or [Problem(cfg.name, 1, "", str(error))]
+    return problems or [cfg.problem(at, str(error)) if at else Problem(cfg.name, 1, "", str(error))]
 
 
 def describe(change: dict) -> str:
@@ -133,7 +142,7 @@ def run_apply(path: str, remote: Remote, dry_run: bool, prune: bool, out: TextIO
         print(exc, file=err)
         return 1
     except ApiError as exc:
-        for problem in api_problems(cfg, exc) if exc.status in (400, 409, 422) else [exc]:
+        for problem in api_problems(cfg, exc) if exc.status in FIELD_REFUSALS else [exc]:
             print(problem, file=err)
         return 1
     for change in result["changes"]:

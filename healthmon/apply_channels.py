@@ -17,21 +17,18 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from healthmon.config_file import ConfigError, ConfigFile, split_path
-
-FIELD_REFUSALS = (400, 409, 422)
-"""API answers about the request's fields, shown at the file's lines; any other error (a read-only key, a
-server down) is about the apply as a whole and shown as it is (healthmon.apply.run_apply)."""
+from healthmon.config_file import ConfigError, ConfigFile
 
 
 def _problems(cfg: ConfigFile, exc, prefix: tuple = ()) -> ConfigError:
-    """A field refusal as problems at the file's lines: the fields it names (under `prefix`), else its message.
-    Re-raises any other ApiError."""
+    """A field refusal (healthmon.apply.FIELD_REFUSALS) as problems at the file's lines, the fields it names
+    placed under `prefix`, one without a field at the channel (or the channels: section); re-raises any other
+    ApiError (it is about the apply as a whole)."""
+    from healthmon.apply import FIELD_REFUSALS, api_problems
+
     if exc.status not in FIELD_REFUSALS:
         raise exc
-    fields = ((exc.body or {}).get("errors") or {}).get("json") or {}
-    return ConfigError([cfg.problem((*prefix, *split_path(f)), r[0]) for f, r in fields.items()]
-                       or [cfg.problem(prefix or ("channels",), str(exc))])
+    return ConfigError(api_problems(cfg, exc, prefix, at=prefix or ("channels",)))
 
 
 def apply(cfg: ConfigFile, remote, dry_run: bool, prune: bool, out: TextIO) -> dict[str, int]:
